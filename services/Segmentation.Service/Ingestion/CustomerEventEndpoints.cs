@@ -1,0 +1,61 @@
+using System.Net.Mime;
+using JasperFx.Events;
+using MassTransit;
+using SegmentationEvents.Contracts;
+
+namespace Segmentation.Service.Ingestion;
+
+/// <summary>
+/// The two receive endpoints of ingestion. Both handle one customer's messages one at a time
+/// (partitioned by customer id) and retry a lost optimistic-concurrency race; a message that
+/// fails validation skips the retries and goes to the endpoint's <c>_error</c> queue with the reason.
+/// </summary>
+public static class CustomerEventEndpoints
+{
+    public const string QueueName = "segmentation-customer-events";
+    public const string RawQueueName = "segmentation-customer-events-raw";
+
+    /// <summary>Fanout exchange that non-.NET publishers send plain JSON <see cref="CustomerEvent"/> bodies to.</summary>
+    public const string RawExchangeName = "segmentation.customer-events";
+
+    public static void ConfigureIngestionEndpoints(this IRabbitMqBusFactoryConfigurator bus, IBusRegistrationContext context, int concurrency)
+    {
+        bus.ReceiveEndpoint(QueueName, endpoint =>
+        {
+            ConfigureDelivery(endpoint, concurrency);
+            var partitioner = endpoint.CreatePartitioner(concurrency);
+            endpoint.ConfigureConsumer<CustomerEventConsumer>(context, consumer =>
+            {
+                consumer.Message<CustomerSignedUp>(m => m.UsePartitioner(partitioner, c => c.Message.CustomerId));
+                consumer.Message<OrderPurchased>(m => m.UsePartitioner(partitioner, c => c.Message.CustomerId));
+                consumer.Message<ProfileUpdated>(m => m.UsePartitioner(partitioner, c => c.Message.CustomerId));
+                consumer.Message<CustomerUnsubscribed>(m => m.UsePartitioner(partitioner, c => c.Message.CustomerId));
+                consumer.Message<CustomerEvent>(m => m.UsePartitioner(partitioner, c => c.Message.CustomerId));
+            });
+        });
+
+        bus.ReceiveEndpoint(RawQueueName, endpoint =>
+        {
+            endpoint.ConfigureConsumeTopology = false;
+            endpoint.DefaultContentType = new ContentType("application/json");
+            endpoint.UseRawJsonDeserializer(RawSerializerOptions.AnyMessageType, isDefault: true);
+            endpoint.Bind(RawExchangeName);
+            ConfigureDelivery(endpoint, concurrency);
+            var partitioner = endpoint.CreatePartitioner(concurrency);
+            endpoint.ConfigureConsumer<RawCustomerEventConsumer>(context, consumer =>
+                consumer.Message<CustomerEvent>(m => m.UsePartitioner(partitioner, c => c.Message.CustomerId)));
+        });
+    }
+
+    private static void ConfigureDelivery(IRabbitMqReceiveEndpointConfigurator endpoint, int concurrency)
+    {
+        endpoint.PrefetchCount = (ushort)(concurrency * 4);
+        endpoint.ConcurrentMessageLimit = concurrency;
+        endpoint.UseMessageRetry(retry =>
+        {
+            retry.Handle<JasperFx.ConcurrencyException>();
+            retry.Handle<ExistingStreamIdCollisionException>();
+            retry.Intervals(0, 5, 10, 25, 50, 100, 200, 400, 800, 1600);
+        });
+    }
+}

@@ -1,0 +1,38 @@
+using Marten;
+using MassTransit;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Time.Testing;
+using Segmentation.Service.Hosting;
+
+namespace Segmentation.Service.Tests.Infrastructure;
+
+/// <summary>One running instance of the segmentation service, on a test class's vhost and schema.</summary>
+public sealed class ServiceUnderTest : IAsyncDisposable
+{
+    private readonly IHost _host;
+
+    private ServiceUnderTest(IHost host) => _host = host;
+
+    public IDocumentStore Store => _host.Services.GetRequiredService<IDocumentStore>();
+
+    public static async Task<ServiceUnderTest> Start(IsolatedServers servers, FakeTimeProvider time, int concurrency = 8)
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Logging.ClearProviders();
+        builder.Services.AddSingleton<TimeProvider>(time);
+        builder.Services.AddSegmentationService(
+            new SegmentationSettings(servers.RabbitMqUrl, servers.PostgresConnection, servers.SchemaName, concurrency));
+        var host = builder.Build();
+        await host.StartAsync();
+        await host.Services.GetRequiredService<IBusControl>().WaitForHealthStatus(BusHealthStatus.Healthy, TimeSpan.FromSeconds(30));
+        return new ServiceUnderTest(host);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _host.StopAsync();
+        _host.Dispose();
+    }
+}

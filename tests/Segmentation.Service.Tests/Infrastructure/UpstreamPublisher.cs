@@ -1,0 +1,52 @@
+using System.Text;
+using MassTransit;
+using RabbitMQ.Client;
+using Segmentation.Service.Hosting;
+
+namespace Segmentation.Service.Tests.Infrastructure;
+
+/// <summary>Publishes like an upstream service would: typed messages through MassTransit, or raw bytes.</summary>
+public sealed class UpstreamPublisher : IAsyncDisposable
+{
+    private readonly IBusControl _bus;
+    private readonly IConnection _connection;
+
+    private UpstreamPublisher(IBusControl bus, IConnection connection)
+    {
+        _bus = bus;
+        _connection = connection;
+    }
+
+    public static async Task<UpstreamPublisher> Connect(IsolatedServers servers)
+    {
+        var bus = Bus.Factory.CreateUsingRabbitMq(rabbit => rabbit.Host(servers.RabbitMqUrl));
+        await bus.StartAsync();
+        var connection = await new ConnectionFactory { Uri = servers.RabbitMqUrl }.CreateConnectionAsync();
+        return new UpstreamPublisher(bus, connection);
+    }
+
+    public Task Publish<T>(T message) where T : class => _bus.Publish(message);
+
+    /// <summary>Sends a body as a publisher with no MassTransit would: plain bytes to an exchange.</summary>
+    public async Task PublishRaw(string exchange, string body, string contentType = "application/json")
+    {
+        await using var channel = await _connection.CreateChannelAsync();
+        await channel.BasicPublishAsync(exchange, "", mandatory: false,
+            new BasicProperties { ContentType = contentType, Persistent = true }, Encoding.UTF8.GetBytes(body));
+    }
+
+    /// <summary>Takes every message waiting in a queue, with its headers.</summary>
+    public async Task<IReadOnlyList<BasicGetResult>> Drain(string queue)
+    {
+        await using var channel = await _connection.CreateChannelAsync();
+        var messages = new List<BasicGetResult>();
+        while (await channel.BasicGetAsync(queue, autoAck: true) is { } message) messages.Add(message);
+        return messages;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _bus.StopAsync();
+        await _connection.DisposeAsync();
+    }
+}
