@@ -1,1 +1,3 @@
-return;
+using Segmentation.Cli.Commands;
+
+return SegctlCommand.Create().Parse(args).Invoke();

@@ -91,7 +91,7 @@ public static class ExpressionParser
         from open in Symbol(ExpressionToken.LeftParen)
         from inner in Expression
         from close in Symbol(ExpressionToken.RightParen)
-        select inner;
+        select inner with { Span = SourceSpan.Cover(SpanOf(open), SpanOf(close)) };
 
     private static readonly TokenListParser<ExpressionToken, Expr> NameBased =
         from name in Name

@@ -184,7 +184,13 @@ public sealed class SegmentEngine
     }
 
     private static ExplainedExpression Explain(SegmentRule rule, CompiledNode node, EvaluationContext context) =>
-        new(rule.TextOf(node.Node), node.Evaluate(context).ToString(), [.. node.Children.Select(child => Explain(rule, child, context))]);
+        new(
+            rule.TextOf(node.Node),
+            node.Evaluate(context).ToString(),
+            [.. node.Children.Where(child => !IsLiteral(child.Node)).Select(child => Explain(rule, child, context))]);
+
+    private static bool IsLiteral(Expr node) =>
+        node is NumberLiteral or StringLiteral or BoolLiteral or DurationLiteral or TimestampLiteral;
 
     private void CatchUp(CustomerState state, long now, EngineScratch work, List<SegmentChange> changes)
     {

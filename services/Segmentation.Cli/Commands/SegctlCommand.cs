@@ -1,0 +1,40 @@
+using System.CommandLine;
+
+namespace Segmentation.Cli.Commands;
+
+public static class SegctlCommand
+{
+    public static RootCommand Create()
+    {
+        var root = new RootCommand("segctl: validate segmentation rulesets and evaluate them over an event history");
+        root.Subcommands.Add(ValidateCommand.Create());
+        root.Subcommands.Add(EvaluateCommand.Create());
+        return root;
+    }
+
+    internal static Option<FileInfo> RulesOption() => new("--rules")
+    {
+        Description = "ruleset YAML file",
+        Required = true,
+    };
+
+    internal static bool TryReadFile(FileInfo file, TextWriter error, out string text)
+    {
+        try
+        {
+            text = File.ReadAllText(file.FullName);
+            return true;
+        }
+        catch (IOException exception)
+        {
+            error.WriteLine($"segctl: cannot read {file}: {exception.Message}");
+        }
+        catch (UnauthorizedAccessException exception)
+        {
+            error.WriteLine($"segctl: cannot read {file}: {exception.Message}");
+        }
+
+        text = string.Empty;
+        return false;
+    }
+}
