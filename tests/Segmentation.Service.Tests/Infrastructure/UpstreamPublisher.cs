@@ -1,6 +1,7 @@
 using System.Text;
 using MassTransit;
 using RabbitMQ.Client;
+using RabbitMQ.Client.Exceptions;
 using Segmentation.Service.Hosting;
 
 namespace Segmentation.Service.Tests.Infrastructure;
@@ -35,12 +36,18 @@ public sealed class UpstreamPublisher : IAsyncDisposable
             new BasicProperties { ContentType = contentType, Persistent = true }, Encoding.UTF8.GetBytes(body));
     }
 
-    /// <summary>Takes every message waiting in a queue, with its headers.</summary>
+    /// <summary>Takes every message waiting in a queue, with its headers; none while the queue does not exist yet.</summary>
     public async Task<IReadOnlyList<BasicGetResult>> Drain(string queue)
     {
         await using var channel = await _connection.CreateChannelAsync();
         var messages = new List<BasicGetResult>();
-        while (await channel.BasicGetAsync(queue, autoAck: true) is { } message) messages.Add(message);
+        try
+        {
+            while (await channel.BasicGetAsync(queue, autoAck: true) is { } message) messages.Add(message);
+        }
+        catch (OperationInterruptedException e) when (e.ShutdownReason?.ReplyCode == 404)
+        {
+        }
         return messages;
     }
 

@@ -158,6 +158,7 @@ public sealed class IngestionTests(IsolatedServers servers) : IClassFixture<Isol
 
         foreach (var customer in customers)
         {
+            Assert.Empty((await _upstream.Drain(CustomerEventEndpoints.QueueName + "_error")).Select(FaultMessage));
             var expected = purchases.Where(p => p.CustomerId == customer).Select(p => p.EventId).Order().ToList();
             var profile = await ProfileWithEvents(customer, expected.Count);
             await using var session = _service.Store.QuerySession();
