@@ -1,0 +1,187 @@
+using System.Text.Json;
+using Segmentation.Rules.Evaluation;
+using Segmentation.Rules.Membership;
+using static Segmentation.Rules.Tests.Support.Rules;
+
+namespace Segmentation.Rules.Tests.Membership;
+
+public class MembershipTests
+{
+    private static SegmentEngine Contact(string cooldown = "24h", string extra = "") => new(Load($$"""
+        {{Attributes}}
+        groups:
+          contact: { exclusive: true, cooldown: {{cooldown}}, on_conflict: priority }
+        segments:
+          low:
+            group: contact
+            priority: 1
+            when: count(Purchased) >= 1
+          high:
+            group: contact
+            priority: 5
+            when: sum(Purchased.amount) >= 100
+          alpha:
+            group: contact
+            priority: 1
+            when: count(Purchased where amount == 7) >= 1
+        {{extra}}
+        """));
+
+    [Fact]
+    public void Highest_priority_qualifying_segment_enters_and_others_are_blocked_by_it()
+    {
+        var engine = Contact();
+        var result = engine.Replay("c", [Event("Purchased", T0, ("amount", 150))], T0);
+        Assert.Equal(["high"], result.State.Held.Keys);
+        var blocked = Assert.Single(result.Blocked);
+        Assert.Equal(("low", "held by high"), (blocked.Segment, blocked.Reason));
+    }
+
+    [Fact]
+    public void Equal_priorities_are_decided_by_segment_name()
+    {
+        var engine = Contact();
+        var result = engine.Replay("c", [Event("Purchased", T0, ("amount", 7))], T0);
+        Assert.Equal(["alpha"], result.State.Held.Keys);
+        Assert.Equal("held by alpha", Assert.Single(result.Blocked).Reason);
+    }
+
+    [Fact]
+    public void A_held_segment_is_not_pre_empted_by_a_higher_priority_one()
+    {
+        var engine = Contact();
+        var result = engine.Replay("c", [Event("Purchased", T0, ("amount", 10)), Event("Purchased", T0.AddHours(1), ("amount", 90))], T0.AddHours(2));
+        Assert.Equal(["low"], result.State.Held.Keys);
+        Assert.Equal(("high", "held by low"), (result.Blocked[0].Segment, result.Blocked[0].Reason));
+    }
+
+    [Fact]
+    public void Cooldown_blocks_a_new_entry_until_it_ends_exactly()
+    {
+        var engine = new SegmentEngine(Load($$"""
+            {{Attributes}}
+            groups:
+              contact: { exclusive: true, cooldown: 24h }
+            segments:
+              short:
+                group: contact
+                when: count(Purchased, 1h) >= 1
+              later:
+                group: contact
+                when: count(Purchased) >= 1 and not (count(Purchased, 1h) >= 1)
+            """));
+        var state = new CustomerState { CustomerId = "c" };
+        var entered = engine.Apply(state, Event("Purchased", T0), T0);
+        Assert.Equal(["short"], entered.Changes.Select(c => c.Segment));
+
+        var afterWindow = engine.Evaluate(state, T0.AddHours(1));
+        Assert.Equal([("short", MembershipChangeKind.Exited)], afterWindow.Changes.Select(c => (c.Segment, c.Kind)));
+        var blocked = Assert.Single(afterWindow.Blocked);
+        Assert.Equal("cooldown until 2025-01-02T00:00:00Z", blocked.Reason);
+        Assert.Equal(T0.AddDays(1), afterWindow.NextCheckAt);
+
+        Assert.Empty(engine.Evaluate(state, T0.AddDays(1).AddTicks(-1)).Changes);
+        var atEnd = engine.Evaluate(state, T0.AddDays(1));
+        Assert.Equal([("later", MembershipChangeKind.Entered, T0.AddDays(1))], atEnd.Changes.Select(c => (c.Segment, c.Kind, c.At)));
+    }
+
+    [Fact]
+    public void Next_check_is_the_instant_an_event_leaves_its_window_or_a_day_boundary_passes()
+    {
+        var engine = new SegmentEngine(Load($"""
+            {Attributes}
+            segments:
+              recent:
+                when: count(Purchased, 30d) >= 1
+              old_customer:
+                when: days_since(first(SignedUp)) >= 3
+            """));
+        var state = new CustomerState { CustomerId = "c" };
+        engine.Apply(state, Event("SignedUp", T0.AddHours(6)), T0.AddHours(6));
+        var result = engine.Apply(state, Event("Purchased", T0.AddDays(10)), T0.AddDays(10));
+        Assert.Equal(["old_customer", "recent"], result.State.Held.Keys.Order());
+        Assert.Equal(T0.AddDays(10).AddHours(6), result.NextCheckAt);
+        Assert.Equal(T0.AddDays(40), result.State.RecheckAt["recent"]);
+
+        var expired = engine.Evaluate(state, T0.AddDays(40));
+        Assert.Equal([("recent", MembershipChangeKind.Exited, T0.AddDays(40))], expired.Changes.Select(c => (c.Segment, c.Kind, c.At)));
+    }
+
+    [Fact]
+    public void Evaluate_catches_up_on_every_due_instant_it_missed()
+    {
+        var engine = new SegmentEngine(Load($"""
+            {Attributes}
+            segments:
+              recent:
+                when: count(Purchased, 1d) >= 1
+            """));
+        var state = new CustomerState { CustomerId = "c" };
+        engine.Apply(state, Event("Purchased", T0), T0);
+        var late = engine.Evaluate(state, T0.AddDays(5));
+        Assert.Equal([("recent", MembershipChangeKind.Exited, T0.AddDays(1))], late.Changes.Select(c => (c.Segment, c.Kind, c.At)));
+        Assert.Null(late.NextCheckAt);
+    }
+
+    [Fact]
+    public void An_event_dated_in_the_future_waits_until_the_clock_reaches_it()
+    {
+        var engine = new SegmentEngine(Single("count(Purchased) >= 1"));
+        var state = new CustomerState { CustomerId = "c" };
+        var early = engine.Apply(state, Event("Purchased", T0.AddHours(2)), T0);
+        Assert.Empty(early.Changes);
+        Assert.Equal(T0.AddHours(2), early.NextCheckAt);
+        Assert.Equal(["s"], engine.Evaluate(state, T0.AddHours(2)).Changes.Select(c => c.Segment));
+    }
+
+    [Fact]
+    public void A_repeated_event_changes_nothing()
+    {
+        var engine = new SegmentEngine(Single("count(Purchased) == 1"));
+        var state = new CustomerState { CustomerId = "c" };
+        var purchase = Event("Purchased", T0);
+        engine.Apply(state, purchase, T0);
+        var again = engine.Apply(state, purchase, T0.AddHours(1));
+        Assert.Empty(again.Changes);
+        Assert.True(state.Held.ContainsKey("s"));
+    }
+
+    [Fact]
+    public void State_round_trips_through_system_text_json_and_evaluation_continues_identically()
+    {
+        var engine = Contact(extra: "  vip:\n    when: sum(Purchased.amount, 7d) >= 100 and plan == \"pro\"\n");
+        var state = new CustomerState { CustomerId = "c" };
+        engine.Apply(state, Event("ProfileUpdated", T0, ("plan", "pro")), T0);
+        engine.Apply(state, Event("Purchased", T0.AddHours(1), ("amount", 150)), T0.AddHours(1));
+        var copy = JsonSerializer.Deserialize<CustomerState>(JsonSerializer.Serialize(state))!;
+
+        var original = engine.Evaluate(state, T0.AddDays(9));
+        var restored = engine.Evaluate(copy, T0.AddDays(9));
+        Assert.Equal(original.Changes, restored.Changes);
+        Assert.Equal(state.Held, copy.Held);
+        Assert.Contains(original.Changes, c => c.Segment == "vip" && c.Kind == MembershipChangeKind.Exited);
+    }
+
+    [Fact]
+    public void A_new_ruleset_re_evaluates_everything_and_leaves_removed_segments()
+    {
+        var state = new CustomerState { CustomerId = "c" };
+        new SegmentEngine(Single("count(Purchased) >= 1")).Apply(state, Event("Purchased", T0), T0);
+        var other = new SegmentEngine(Load($"{Attributes}\nsegments:\n  t:\n    when: count(Purchased) >= 1\n"));
+        var result = other.Evaluate(state, T0.AddHours(1));
+        Assert.Equal([("s", MembershipChangeKind.Exited), ("t", MembershipChangeKind.Entered)], result.Changes.Select(c => (c.Segment, c.Kind)));
+    }
+
+    [Fact]
+    public void Explain_shows_every_sub_expression_value_and_the_outcome()
+    {
+        var engine = Contact();
+        var result = engine.Replay("c", [Event("Purchased", T0, ("amount", 10)), Event("Purchased", T0.AddHours(1), ("amount", 90))], T0.AddHours(2));
+        var explanation = engine.Explain(result.State, "high", T0.AddHours(2));
+        Assert.Equal("blocked: held by low", explanation.Outcome);
+        Assert.True(explanation.ConditionHolds);
+        Assert.Equal("sum(Purchased.amount) >= 100", explanation.Condition.Expression);
+        Assert.Equal(("sum(Purchased.amount)", "100"), (explanation.Condition.Parts[0].Expression, explanation.Condition.Parts[0].Value));
+        Assert.Contains("high [contact]: blocked: held by low", explanation.Render(), StringComparison.Ordinal);
+    }
+}
