@@ -12,6 +12,10 @@ public static class CustomerEndpoints
                 ? Results.Ok(profile)
                 : Results.NotFound(new { error = $"no customer '{customerId}'" }));
 
+        app.MapGet("/customers", async (IQuerySession session, CancellationToken ct, int take = 20) =>
+            Results.Ok(await session.Query<CustomerProfile>().OrderBy(p => p.Id).Take(Math.Clamp(take, 1, 1000))
+                .Select(p => p.Id).ToListAsync(ct)));
+
         app.MapGet("/stats", async (IQuerySession session, CancellationToken ct) =>
         {
             var customers = await session.Query<CustomerProfile>().CountAsync(ct);
