@@ -6,6 +6,7 @@ namespace SegmentationEvents.Contracts;
 /// Every upstream message names the customer, carries an id unique to that occurrence
 /// (redeliveries and retries keep it) and the instant it happened in the upstream system.
 /// </summary>
+[ExcludeFromTopology]
 public interface ICustomerLifecycleEvent
 {
     Guid EventId { get; }
@@ -14,6 +15,7 @@ public interface ICustomerLifecycleEvent
 }
 
 [MessageUrn("segmentation-events:customer-signed-up")]
+[EntityName("segmentation-events:customer-signed-up")]
 public sealed record CustomerSignedUp(
     Guid EventId,
     string CustomerId,
@@ -22,6 +24,7 @@ public sealed record CustomerSignedUp(
     string? Country = null) : ICustomerLifecycleEvent;
 
 [MessageUrn("segmentation-events:order-purchased")]
+[EntityName("segmentation-events:order-purchased")]
 public sealed record OrderPurchased(
     Guid EventId,
     string CustomerId,
@@ -32,6 +35,7 @@ public sealed record OrderPurchased(
 
 /// <summary>Sets profile attributes; each value is a string, number, boolean or null.</summary>
 [MessageUrn("segmentation-events:profile-updated")]
+[EntityName("segmentation-events:profile-updated")]
 public sealed record ProfileUpdated(
     Guid EventId,
     string CustomerId,
@@ -39,6 +43,7 @@ public sealed record ProfileUpdated(
     IReadOnlyDictionary<string, object?> Attributes) : ICustomerLifecycleEvent;
 
 [MessageUrn("segmentation-events:customer-unsubscribed")]
+[EntityName("segmentation-events:customer-unsubscribed")]
 public sealed record CustomerUnsubscribed(
     Guid EventId,
     string CustomerId,
@@ -50,6 +55,7 @@ public sealed record CustomerUnsubscribed(
 /// <c>segmentation-events:customer-event</c> exchange (see README, "Messages").
 /// </summary>
 [MessageUrn("segmentation-events:customer-event")]
+[EntityName("segmentation-events:customer-event")]
 public sealed record CustomerEvent(
     Guid EventId,
     string CustomerId,
