@@ -1,0 +1,73 @@
+using MassTransit;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Notification.Service.Sending;
+using OpenTelemetry;
+using OpenTelemetry.Exporter;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
+
+namespace Notification.Service.Hosting;
+
+public static class NotificationServiceRegistration
+{
+    /// <summary>
+    /// Everything the notification service runs: its tables (created at start), the
+    /// <see cref="SegmentEnteredConsumer"/> on queue <c>notification-segment-entered</c>, metrics and traces,
+    /// health checks. Cooldowns come from the <c>Notification:Cooldowns</c> configuration section.
+    /// A <see cref="TimeProvider"/> registered before this call (e.g. a FakeTimeProvider) is kept.
+    /// </summary>
+    public static IServiceCollection AddNotificationService(this IServiceCollection services, NotificationSettings settings)
+    {
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton(settings);
+        services.AddMetrics();
+        services.AddOptions<NotificationOptions>().BindConfiguration("Notification");
+        services.AddSingleton<NotificationDatabase>();
+        services.AddSingleton<NotificationMetrics>();
+        services.AddSingleton<SendLedger>();
+
+        // Registered before MassTransit's hosted service, so the tables exist before the first message.
+        services.AddHostedService<NotificationSchemaInitializer>();
+
+        services.AddHealthChecks().AddCheck<PostgresHealthCheck>("postgres", tags: ["ready"]);
+
+        services.AddMassTransit(bus =>
+        {
+            bus.AddConsumer<SegmentEnteredConsumer, SegmentEnteredConsumerDefinition>();
+            bus.UsingRabbitMq((context, rabbit) =>
+            {
+                rabbit.Host(settings.RabbitMqUrl);
+                rabbit.ConfigureEndpoints(context);
+            });
+        });
+
+        var telemetry = services.AddOpenTelemetry()
+            .ConfigureResource(resource => resource.AddService("Notification.Service"))
+            .WithTracing(tracing => tracing.AddSource("MassTransit", NotificationMetrics.MeterName))
+            .WithMetrics(metrics => metrics.AddMeter("MassTransit", NotificationMetrics.MeterName));
+        if (settings.OtlpEndpoint is { } endpoint)
+        {
+            telemetry.UseOtlpExporter(OtlpExportProtocol.Grpc, endpoint);
+        }
+        return services;
+    }
+}
+
+internal sealed class PostgresHealthCheck(NotificationDatabase database) : IHealthCheck
+{
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            await using var command = database.DataSource.CreateCommand("SELECT 1");
+            await command.ExecuteScalarAsync(cancellationToken);
+            return HealthCheckResult.Healthy();
+        }
+        catch (Exception e) when (e is Npgsql.NpgsqlException or TimeoutException)
+        {
+            return HealthCheckResult.Unhealthy("PostgreSQL does not answer", e);
+        }
+    }
+}
