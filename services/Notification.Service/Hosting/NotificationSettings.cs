@@ -23,6 +23,9 @@ public sealed partial record NotificationSettings
     public string PostgresConnection { get; }
     public string SchemaName { get; }
 
+    /// <summary>Messages consumed at once (<c>Notification:Concurrency</c>, default 4 per core).</summary>
+    public int Concurrency { get; init; } = Environment.ProcessorCount * 4;
+
     /// <summary>OTLP collector for traces and metrics (OTEL_EXPORTER_OTLP_ENDPOINT); none exports nothing.</summary>
     public Uri? OtlpEndpoint { get; init; }
 
@@ -36,6 +39,7 @@ public sealed partial record NotificationSettings
         return new NotificationSettings(new Uri(rabbit), postgres, configuration["Notification:Schema"] ?? "notification")
         {
             OtlpEndpoint = string.IsNullOrWhiteSpace(otlp) ? null : new Uri(otlp),
+            Concurrency = configuration.GetValue("Notification:Concurrency", Environment.ProcessorCount * 4),
         };
     }
 

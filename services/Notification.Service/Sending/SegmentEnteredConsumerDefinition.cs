@@ -1,4 +1,5 @@
 using MassTransit;
+using Notification.Service.Hosting;
 using Npgsql;
 
 namespace Notification.Service.Sending;
@@ -7,7 +8,12 @@ public sealed class SegmentEnteredConsumerDefinition : ConsumerDefinition<Segmen
 {
     public const string QueueName = "notification-segment-entered";
 
-    public SegmentEnteredConsumerDefinition() => EndpointName = QueueName;
+    public SegmentEnteredConsumerDefinition(NotificationSettings settings)
+    {
+        EndpointName = QueueName;
+        // Entries for one customer may be decided concurrently: the ledger serialises them per customer and group.
+        ConcurrentMessageLimit = settings.Concurrency;
+    }
 
     protected override void ConfigureConsumer(
         IReceiveEndpointConfigurator endpointConfigurator,
