@@ -6,6 +6,7 @@ builder.Services.AddSegmentationService(SegmentationSettings.FromConfiguration(b
 
 var app = builder.Build();
 app.MapCustomerEndpoints();
+app.MapRulesetEndpoints();
 app.MapGet("/health", () => Results.Ok("healthy"));
 app.Run();
 

@@ -1,4 +1,5 @@
 using Segmentation.Rules.Evaluation;
+using Segmentation.Rules.Rulesets;
 
 namespace Segmentation.Rules.Membership;
 
@@ -47,4 +48,69 @@ public sealed class CustomerState
 
     /// <summary>Earliest instant at which the outcome may change without a new event; null when nothing is time-dependent.</summary>
     public DateTimeOffset? NextCheckAt { get; set; }
+
+    /// <summary>
+    /// Adds an event to the history in occurrence order and, for ProfileUpdated, takes its properties as attribute
+    /// values where they are the latest. Returns false for an event already recorded (same type, time and id).
+    /// Attributes whose value changed are added to <paramref name="changedAttributes"/> when given.
+    /// </summary>
+    public bool Record(CustomerEvent e, ICollection<string>? changedAttributes = null)
+    {
+        if (!EventsByType.TryGetValue(e.Type, out var list))
+        {
+            list = [];
+            EventsByType.Add(e.Type, list);
+        }
+
+        var position = list.BinarySearch(e, OccurrenceOrder);
+        if (position >= 0)
+        {
+            return false;
+        }
+
+        list.Insert(~position, e);
+        if (e.Type == Ruleset.ProfileUpdated)
+        {
+            foreach (var (name, value) in e.Properties)
+            {
+                if (Attributes.TryGetValue(name, out var current) && !IsLater(e, current))
+                {
+                    continue;
+                }
+
+                Attributes[name] = new AttributeValue(value, e.OccurredAt, e.EventId);
+                if (current is null || current.Value != value)
+                {
+                    changedAttributes?.Add(name);
+                }
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>A deep copy, for deciding on a state without touching the original.</summary>
+    public CustomerState Clone() => new()
+    {
+        CustomerId = CustomerId,
+        EventsByType = EventsByType.ToDictionary(p => p.Key, p => new List<CustomerEvent>(p.Value), StringComparer.Ordinal),
+        Attributes = new Dictionary<string, AttributeValue>(Attributes, StringComparer.Ordinal),
+        Pending = [.. Pending],
+        Held = new Dictionary<string, DateTimeOffset>(Held, StringComparer.Ordinal),
+        LastGroupEntry = new Dictionary<string, DateTimeOffset>(LastGroupEntry, StringComparer.Ordinal),
+        Qualifying = new HashSet<string>(Qualifying, StringComparer.Ordinal),
+        RecheckAt = new Dictionary<string, DateTimeOffset>(RecheckAt, StringComparer.Ordinal),
+        CooldownWaits = new Dictionary<string, DateTimeOffset>(CooldownWaits, StringComparer.Ordinal),
+        RulesetFingerprint = RulesetFingerprint,
+        EvaluatedAt = EvaluatedAt,
+        NextCheckAt = NextCheckAt,
+    };
+
+    private static readonly IComparer<CustomerEvent> OccurrenceOrder = Comparer<CustomerEvent>.Create(CustomerEvent.CompareByOccurrence);
+
+    private static bool IsLater(CustomerEvent e, AttributeValue current)
+    {
+        var byTime = e.OccurredAt.UtcTicks.CompareTo(current.OccurredAt.UtcTicks);
+        return byTime > 0 || (byTime == 0 && string.CompareOrdinal(e.EventId, current.EventId) > 0);
+    }
 }

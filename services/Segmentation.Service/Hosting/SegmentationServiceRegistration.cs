@@ -1,11 +1,15 @@
 using JasperFx;
 using JasperFx.Events;
+using JasperFx.Events.Daemon;
 using JasperFx.Events.Projections;
 using Marten;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
 using Segmentation.Service.Ingestion;
+using Segmentation.Service.Membership;
 using Segmentation.Service.Profiles;
+using Segmentation.Service.Rules;
 
 namespace Segmentation.Service.Hosting;
 
@@ -15,22 +19,39 @@ public static class SegmentationServiceRegistration
     {
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton(settings);
+        services.AddMetrics();
+        services.AddSingleton<SegmentationMetrics>();
         services.AddOptions<IngestionOptions>().BindConfiguration("Segmentation:Ingestion");
-        services.AddSingleton(sp => sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<IngestionOptions>>().Value);
+        services.AddSingleton(sp => sp.GetRequiredService<IOptions<IngestionOptions>>().Value);
+        services.TryAddSingleton(_ => Npgsql.NpgsqlDataSource.Create(settings.PostgresConnection));
         services.AddSingleton<CustomerEventNormalizer>();
-        services.AddScoped<CustomerEventRecorder>();
+        services.AddScoped<MembershipDecider>();
+        services.AddScoped<RulesetCatalog>();
+        services.AddSingleton<ActiveRuleset>();
+        services.AddSingleton<RulesetWatcher>();
+        services.AddHostedService(sp => sp.GetRequiredService<RulesetWatcher>());
+        services.AddSingleton<DueCustomerSweeper>();
+        services.AddHostedService(sp => sp.GetRequiredService<DueCustomerSweeper>());
 
-        services.AddMarten(options =>
+        var marten = services.AddMarten(options =>
             {
                 options.Connection(settings.PostgresConnection);
                 options.DatabaseSchemaName = settings.SchemaName;
                 options.UseSystemTextJsonForSerialization();
                 options.Events.StreamIdentity = StreamIdentity.AsString;
                 options.Projections.Add<CustomerProfileProjection>(ProjectionLifecycle.Inline);
+                options.Schema.For<CustomerProfile>().Index(p => p.NextCheckAt).Index(p => p.RulesetVersion);
+                options.Projections.FastPollingTime = TimeSpan.FromMilliseconds(50);
+                options.Projections.SlowPollingTime = TimeSpan.FromMilliseconds(250);
                 options.AutoCreateSchemaObjects = AutoCreate.CreateOrUpdate;
             })
             .UseLightweightSessions()
             .ApplyAllDatabaseChangesOnStartup();
+        if (settings.RunRelay)
+        {
+            marten.AddSubscriptionWithServices<SegmentEventRelay>(ServiceLifetime.Singleton)
+                .AddAsyncDaemon(DaemonMode.HotCold);
+        }
 
         services.AddMassTransit(bus =>
         {

@@ -1,18 +1,40 @@
 namespace Segmentation.Service.Hosting;
 
-/// <summary>Where the servers are. Read from RABBITMQ_URL and POSTGRES_CONNECTION (see infra/start.sh).</summary>
-public sealed record SegmentationSettings(Uri RabbitMqUrl, string PostgresConnection, string SchemaName, int Concurrency)
+/// <summary>Where the servers are and how the service paces itself. See README, "Operating it".</summary>
+public sealed record SegmentationSettings(Uri RabbitMqUrl, string PostgresConnection, string SchemaName = "segmentation")
 {
+    /// <summary>Messages handled at once per endpoint; one customer's messages are always handled one at a time.</summary>
+    public int Concurrency { get; init; } = Environment.ProcessorCount * 4;
+
+    /// <summary>Ruleset file activated at first start, when PostgreSQL holds no activated version yet.</summary>
+    public string? RulesetPath { get; init; }
+
+    public TimeSpan RulesetPollInterval { get; init; } = TimeSpan.FromSeconds(2);
+
+    public TimeSpan SweepInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+    public int SweepBatchSize { get; init; } = 200;
+
+    /// <summary>Whether this process publishes committed segment events (the relay runs on one instance at a time).</summary>
+    public bool RunRelay { get; init; } = true;
+
     public static SegmentationSettings FromConfiguration(IConfiguration configuration)
     {
         var rabbit = configuration["RABBITMQ_URL"]
             ?? throw new InvalidOperationException("RABBITMQ_URL is not set, e.g. amqp://seg:seg@127.0.0.1:5672/segmentation (run infra/start.sh)");
         var postgres = configuration["POSTGRES_CONNECTION"]
             ?? throw new InvalidOperationException("POSTGRES_CONNECTION is not set, e.g. Host=127.0.0.1;Username=seg;Password=seg;Database=segmentation (run infra/start.sh)");
-        return new SegmentationSettings(
-            new Uri(rabbit),
-            postgres,
-            configuration["Segmentation:Schema"] ?? "segmentation",
-            configuration.GetValue("Segmentation:Concurrency", Environment.ProcessorCount * 4));
+        var section = configuration.GetSection("Segmentation");
+        var defaults = new SegmentationSettings(new Uri(rabbit), postgres);
+        return defaults with
+        {
+            SchemaName = section["Schema"] ?? defaults.SchemaName,
+            Concurrency = section.GetValue("Concurrency", defaults.Concurrency),
+            RulesetPath = section["RulesetPath"],
+            RulesetPollInterval = section.GetValue("RulesetPollInterval", defaults.RulesetPollInterval),
+            SweepInterval = section.GetValue("SweepInterval", defaults.SweepInterval),
+            SweepBatchSize = section.GetValue("SweepBatchSize", defaults.SweepBatchSize),
+            RunRelay = section.GetValue("RunRelay", defaults.RunRelay),
+        };
     }
 }

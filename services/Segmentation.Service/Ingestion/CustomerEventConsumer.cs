@@ -1,10 +1,11 @@
 using MassTransit;
+using Segmentation.Service.Membership;
 using SegmentationEvents.Contracts;
 
 namespace Segmentation.Service.Ingestion;
 
 /// <summary>Consumes every customer lifecycle contract published through MassTransit.</summary>
-public sealed class CustomerEventConsumer(CustomerEventNormalizer normalizer, CustomerEventRecorder recorder) :
+public sealed class CustomerEventConsumer(CustomerEventNormalizer normalizer, MembershipDecider recorder) :
     IConsumer<CustomerSignedUp>,
     IConsumer<OrderPurchased>,
     IConsumer<ProfileUpdated>,
@@ -31,7 +32,7 @@ public sealed class CustomerEventConsumer(CustomerEventNormalizer normalizer, Cu
 /// Consumes plain-JSON <see cref="CustomerEvent"/> messages from publishers that are not .NET.
 /// A separate consumer because the raw deserializer offers every body as every message type.
 /// </summary>
-public sealed class RawCustomerEventConsumer(CustomerEventNormalizer normalizer, CustomerEventRecorder recorder) :
+public sealed class RawCustomerEventConsumer(CustomerEventNormalizer normalizer, MembershipDecider recorder) :
     IConsumer<CustomerEvent>
 {
     public Task Consume(ConsumeContext<CustomerEvent> context) =>

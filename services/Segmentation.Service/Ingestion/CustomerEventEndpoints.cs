@@ -22,7 +22,7 @@ public static class CustomerEventEndpoints
     {
         bus.ReceiveEndpoint(QueueName, endpoint =>
         {
-            ConfigureDelivery(endpoint, concurrency);
+            ConfigureDelivery(endpoint, concurrency, context.GetRequiredService<SegmentationMetrics>());
             var partitioner = endpoint.CreatePartitioner(concurrency);
             endpoint.ConfigureConsumer<CustomerEventConsumer>(context, consumer =>
             {
@@ -40,22 +40,42 @@ public static class CustomerEventEndpoints
             endpoint.DefaultContentType = new ContentType("application/json");
             endpoint.UseRawJsonDeserializer(RawSerializerOptions.AnyMessageType, isDefault: true);
             endpoint.Bind(RawExchangeName);
-            ConfigureDelivery(endpoint, concurrency);
+            ConfigureDelivery(endpoint, concurrency, context.GetRequiredService<SegmentationMetrics>());
             var partitioner = endpoint.CreatePartitioner(concurrency);
             endpoint.ConfigureConsumer<RawCustomerEventConsumer>(context, consumer =>
                 consumer.Message<CustomerEvent>(m => m.UsePartitioner(partitioner, c => c.Message.CustomerId)));
         });
     }
 
-    private static void ConfigureDelivery(IRabbitMqReceiveEndpointConfigurator endpoint, int concurrency)
+    private static void ConfigureDelivery(IRabbitMqReceiveEndpointConfigurator endpoint, int concurrency, SegmentationMetrics metrics)
     {
         endpoint.PrefetchCount = (ushort)(concurrency * 4);
         endpoint.ConcurrentMessageLimit = concurrency;
         endpoint.UseMessageRetry(retry =>
         {
+            // A lost race on the customer's stream: an append after a concurrent one, or two first appends at once.
             retry.Handle<JasperFx.ConcurrencyException>();
             retry.Handle<ExistingStreamIdCollisionException>();
+            retry.Handle<Marten.Exceptions.ExistingStreamIdCollisionException>();
+            retry.ConnectRetryObserver(new ConcurrencyRetryObserver(metrics));
             retry.Intervals(0, 5, 10, 25, 50, 100, 200, 400, 800, 1600);
         });
+    }
+
+    private sealed class ConcurrencyRetryObserver(SegmentationMetrics metrics) : IRetryObserver
+    {
+        public Task PostCreate<T>(RetryPolicyContext<T> context) where T : class, PipeContext => Task.CompletedTask;
+
+        public Task PostFault<T>(RetryContext<T> context) where T : class, PipeContext => Task.CompletedTask;
+
+        public Task PreRetry<T>(RetryContext<T> context) where T : class, PipeContext
+        {
+            metrics.ConcurrencyRetry();
+            return Task.CompletedTask;
+        }
+
+        public Task RetryFault<T>(RetryContext<T> context) where T : class, PipeContext => Task.CompletedTask;
+
+        public Task RetryComplete<T>(RetryContext<T> context) where T : class, PipeContext => Task.CompletedTask;
     }
 }

@@ -1,5 +1,7 @@
+using System.Globalization;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using Value = Segmentation.Rules.Evaluation.Value;
 using SegmentationEvents.Contracts;
 
 namespace Segmentation.Service.Ingestion;
@@ -43,7 +45,7 @@ public sealed partial class CustomerEventNormalizer(TimeProvider time, Ingestion
         return Checked(m, m.Type, ScalarProperties(m.Properties ?? new Dictionary<string, object?>(), "properties"));
     }
 
-    private CustomerEventRecorded Checked(ICustomerLifecycleEvent m, string type, Dictionary<string, JsonElement> properties)
+    private CustomerEventRecorded Checked(ICustomerLifecycleEvent m, string type, Dictionary<string, Value> properties)
     {
         if (string.IsNullOrWhiteSpace(m.CustomerId)) throw new InvalidCustomerEventException("customerId is required");
         if (m.EventId == Guid.Empty) throw new InvalidCustomerEventException("eventId is required");
@@ -57,23 +59,37 @@ public sealed partial class CustomerEventNormalizer(TimeProvider time, Ingestion
         return new CustomerEventRecorded(m.EventId, type, m.OccurredAt.ToUniversalTime(), properties);
     }
 
-    private static Dictionary<string, JsonElement> Properties(params (string Name, object? Value)[] values) =>
+    private static Dictionary<string, Value> Properties(params (string Name, object? Value)[] values) =>
         values.Where(v => v.Value is not null)
-            .ToDictionary(v => v.Name, v => JsonSerializer.SerializeToElement(v.Value), StringComparer.Ordinal);
+            .ToDictionary(v => v.Name, v => ToValue(v.Value) ?? Value.Null, StringComparer.Ordinal);
 
-    private static Dictionary<string, JsonElement> ScalarProperties(IReadOnlyDictionary<string, object?> values, string field)
+    private static Dictionary<string, Value> ScalarProperties(IReadOnlyDictionary<string, object?> values, string field)
     {
-        var result = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
+        var result = new Dictionary<string, Value>(StringComparer.Ordinal);
         foreach (var (name, value) in values)
         {
-            var element = JsonSerializer.SerializeToElement(value);
-            if (element.ValueKind is JsonValueKind.Object or JsonValueKind.Array)
-                throw new InvalidCustomerEventException(
-                    $"{field}.{name} must be a string, number, boolean or null, was {element.ValueKind}");
-            result[name] = element;
+            result[name] = ToValue(value) ?? throw new InvalidCustomerEventException(
+                $"{field}.{name} must be a string, number, boolean or null, was {Describe(value)}");
         }
         return result;
     }
+
+    /// <summary>The rule-language value of a scalar; null for anything nested.</summary>
+    private static Value? ToValue(object? value) => value switch
+    {
+        null => Value.Null,
+        string s => Value.FromString(s),
+        bool b => Value.FromBool(b),
+        decimal or double or float or int or long or short or byte => Value.FromNumber(Convert.ToDouble(value, CultureInfo.InvariantCulture)),
+        JsonElement { ValueKind: JsonValueKind.Null or JsonValueKind.Undefined } => Value.Null,
+        JsonElement { ValueKind: JsonValueKind.String } e => Value.FromString(e.GetString()!),
+        JsonElement { ValueKind: JsonValueKind.True } => Value.True,
+        JsonElement { ValueKind: JsonValueKind.False } => Value.False,
+        JsonElement { ValueKind: JsonValueKind.Number } e => Value.FromNumber(e.GetDouble()),
+        _ => null,
+    };
+
+    private static string Describe(object? value) => value is JsonElement e ? e.ValueKind.ToString() : value?.GetType().Name ?? "null";
 
     [GeneratedRegex("^[A-Za-z][A-Za-z0-9_]*$")]
     private static partial Regex EventTypeName();

@@ -1,4 +1,4 @@
-using System.Text.Json;
+using Segmentation.Rules.Evaluation;
 
 namespace Segmentation.Service.Ingestion;
 
@@ -11,4 +11,13 @@ public sealed record CustomerEventRecorded(
     Guid EventId,
     string Type,
     DateTimeOffset OccurredAt,
-    IReadOnlyDictionary<string, JsonElement> Properties);
+    IReadOnlyDictionary<string, Value> Properties)
+{
+    public CustomerEvent ToRuleEvent() => new()
+    {
+        EventId = EventId.ToString(),
+        Type = Type,
+        OccurredAt = OccurredAt,
+        Properties = Properties,
+    };
+}

@@ -1,11 +1,13 @@
-using System.Text.Json;
+using Segmentation.Rules.Membership;
 using Segmentation.Service.Ingestion;
+using Segmentation.Service.Membership;
 
 namespace Segmentation.Service.Profiles;
 
 /// <summary>
-/// Event-sourced view of one customer, derived from occurrence times only, so the same set of
-/// events gives the same profile whatever order they arrived in.
+/// Event-sourced view of one customer. <see cref="State"/> is exactly the rule engine's state after the last decision
+/// (history in occurrence order, latest attributes, held segments, the engine's caches), so the next decision can be
+/// incremental; the other members are the readable summary served by the admin API.
 /// </summary>
 public sealed class CustomerProfile
 {
@@ -14,50 +16,70 @@ public sealed class CustomerProfile
     /// <summary>Stream version, set by Marten; the expected version of the next append.</summary>
     public long Version { get; set; }
 
-    /// <summary>Latest value of each attribute by occurrence time (ties: higher event id).</summary>
-    public Dictionary<string, AttributeValue> Attributes { get; set; } = new(StringComparer.Ordinal);
+    public CustomerState State { get; set; } = new();
 
     public Dictionary<string, EventTypeSummary> EventTypes { get; set; } = new(StringComparer.Ordinal);
 
-    /// <summary>
-    /// Every recorded event in occurrence order (ties: event id). Rules need exact windows
-    /// <c>(now - W, now]</c> and property filters, which pre-aggregated buckets cannot answer;
-    /// the history also makes redelivery detection part of the same optimistic-concurrency check.
-    /// </summary>
-    public List<CustomerEventRecorded> History { get; set; } = [];
+    /// <summary>Segments held now: since when, and the ruleset version that decided the entry.</summary>
+    public Dictionary<string, HeldSegment> Segments { get; set; } = new(StringComparer.Ordinal);
 
-    public bool HasRecorded(Guid eventId) => History.Exists(e => e.EventId == eventId);
+    public IReadOnlyList<BlockedSegment> Blocked { get; set; } = [];
 
-    internal void Record(CustomerEventRecorded recorded)
+    /// <summary>The ruleset version of the last evaluation.</summary>
+    public string? RulesetVersion { get; set; }
+
+    /// <summary>When the outcome may change with no new event; the sweeper evaluates the customer then.</summary>
+    public DateTimeOffset? NextCheckAt { get; set; }
+
+    public bool HasRecorded(Guid eventId)
     {
-        var position = History.FindLastIndex(e => OccursBefore(e, recorded)) + 1;
-        History.Insert(position, recorded);
+        var id = eventId.ToString();
+        return State.EventsByType.Values.Any(events => events.Exists(e => e.EventId == id));
+    }
 
+    internal void Apply(CustomerEventRecorded recorded)
+    {
+        if (!State.Record(recorded.ToRuleEvent())) return;
         EventTypes[recorded.Type] = EventTypes.TryGetValue(recorded.Type, out var summary)
             ? summary.Including(recorded.OccurredAt)
             : new EventTypeSummary(1, recorded.OccurredAt, recorded.OccurredAt);
-
-        if (recorded.Type == WellKnownEventTypes.ProfileUpdated)
-        {
-            foreach (var (name, value) in recorded.Properties)
-            {
-                if (!Attributes.TryGetValue(name, out var current) || current.IsOlderThan(recorded))
-                {
-                    Attributes[name] = new AttributeValue(value, recorded.OccurredAt, recorded.EventId);
-                }
-            }
-        }
     }
 
-    private static bool OccursBefore(CustomerEventRecorded a, CustomerEventRecorded b) =>
-        a.OccurredAt < b.OccurredAt || (a.OccurredAt == b.OccurredAt && a.EventId.CompareTo(b.EventId) < 0);
+    internal void Apply(CustomerEnteredSegment entered)
+    {
+        State.Held[entered.Segment] = entered.At;
+        if (entered.ClaimsGroup && entered.Group is { } group) State.LastGroupEntry[group] = entered.At;
+        Segments[entered.Segment] = new HeldSegment(entered.At, entered.Group, entered.Channel, entered.RulesetVersion);
+    }
+
+    internal void Apply(CustomerExitedSegment exited)
+    {
+        State.Held.Remove(exited.Segment);
+        Segments.Remove(exited.Segment);
+    }
+
+    internal void Apply(CustomerEvaluated evaluated)
+    {
+        State.Qualifying.Clear();
+        State.Qualifying.UnionWith(evaluated.Qualifying);
+        Replace(State.RecheckAt, evaluated.RecheckAt);
+        Replace(State.CooldownWaits, evaluated.CooldownWaits);
+        State.RulesetFingerprint = evaluated.RulesetFingerprint;
+        State.EvaluatedAt = evaluated.At;
+        State.NextCheckAt = evaluated.NextCheckAt;
+        Blocked = evaluated.Blocked;
+        RulesetVersion = evaluated.RulesetVersion;
+        NextCheckAt = evaluated.NextCheckAt;
+    }
+
+    private static void Replace(Dictionary<string, DateTimeOffset> target, IReadOnlyDictionary<string, DateTimeOffset> source)
+    {
+        target.Clear();
+        foreach (var (key, value) in source) target[key] = value;
+    }
 }
 
-public sealed record AttributeValue(JsonElement Value, DateTimeOffset SetAt, Guid SetByEventId)
-{
-    internal bool IsOlderThan(CustomerEventRecorded e) =>
-        SetAt < e.OccurredAt || (SetAt == e.OccurredAt && SetByEventId.CompareTo(e.EventId) < 0);
-}
+public sealed record HeldSegment(DateTimeOffset Since, string? Group, string? Channel, string RulesetVersion);
 
 public sealed record EventTypeSummary(int Count, DateTimeOffset FirstAt, DateTimeOffset LastAt)
 {

@@ -1,21 +1,33 @@
+using JasperFx.Events;
 using Marten.Events.Aggregation;
+using Segmentation.Rules.Membership;
 using Segmentation.Service.Ingestion;
+using Segmentation.Service.Membership;
 
 namespace Segmentation.Service.Profiles;
 
 /// <summary>Inline projection: the profile is committed in the same transaction as its events.</summary>
 public sealed partial class CustomerProfileProjection : SingleStreamProjection<CustomerProfile, string>
 {
-    public CustomerProfile Create(CustomerEventRecorded recorded)
+    public CustomerProfile Create(IEvent<CustomerEventRecorded> recorded)
     {
-        var profile = new CustomerProfile();
-        profile.Record(recorded);
+        var customerId = recorded.StreamKey!;
+        var profile = new CustomerProfile { Id = customerId, State = new CustomerState { CustomerId = customerId } };
+        profile.Apply(recorded.Data);
         return profile;
     }
 
-    public CustomerProfile Apply(CustomerEventRecorded recorded, CustomerProfile profile)
+    public CustomerProfile Apply(CustomerEventRecorded recorded, CustomerProfile profile) => Applied(profile, p => p.Apply(recorded));
+
+    public CustomerProfile Apply(CustomerEnteredSegment entered, CustomerProfile profile) => Applied(profile, p => p.Apply(entered));
+
+    public CustomerProfile Apply(CustomerExitedSegment exited, CustomerProfile profile) => Applied(profile, p => p.Apply(exited));
+
+    public CustomerProfile Apply(CustomerEvaluated evaluated, CustomerProfile profile) => Applied(profile, p => p.Apply(evaluated));
+
+    private static CustomerProfile Applied(CustomerProfile profile, Action<CustomerProfile> apply)
     {
-        profile.Record(recorded);
+        apply(profile);
         return profile;
     }
 }

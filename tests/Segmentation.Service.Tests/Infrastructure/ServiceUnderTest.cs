@@ -17,13 +17,16 @@ public sealed class ServiceUnderTest : IAsyncDisposable
 
     public IDocumentStore Store => _host.Services.GetRequiredService<IDocumentStore>();
 
-    public static async Task<ServiceUnderTest> Start(IsolatedServers servers, FakeTimeProvider time, int concurrency = 8)
+    public IServiceProvider Services => _host.Services;
+
+    public static async Task<ServiceUnderTest> Start(
+        IsolatedServers servers, FakeTimeProvider time, Func<SegmentationSettings, SegmentationSettings>? configure = null)
     {
         var builder = Host.CreateApplicationBuilder();
         builder.Logging.ClearProviders();
         builder.Services.AddSingleton<TimeProvider>(time);
-        builder.Services.AddSegmentationService(
-            new SegmentationSettings(servers.RabbitMqUrl, servers.PostgresConnection, servers.SchemaName, concurrency));
+        var settings = new SegmentationSettings(servers.RabbitMqUrl, servers.PostgresConnection, servers.SchemaName) { Concurrency = 8 };
+        builder.Services.AddSegmentationService(configure?.Invoke(settings) ?? settings);
         var host = builder.Build();
         await host.StartAsync();
         await host.Services.GetRequiredService<IBusControl>().WaitForHealthStatus(BusHealthStatus.Healthy, TimeSpan.FromSeconds(30));

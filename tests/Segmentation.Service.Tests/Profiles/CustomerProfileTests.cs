@@ -1,5 +1,7 @@
-using System.Text.Json;
+using Segmentation.Rules.Evaluation;
+using Segmentation.Rules.Membership;
 using Segmentation.Service.Ingestion;
+using Segmentation.Service.Membership;
 using Segmentation.Service.Profiles;
 
 namespace Segmentation.Service.Tests.Profiles;
@@ -12,27 +14,24 @@ public sealed class CustomerProfileTests
     public void The_latest_attribute_value_by_occurrence_time_wins_even_when_it_arrives_first()
     {
         var profile = new CustomerProfile();
-        profile.Record(Update(Guid.NewGuid(), T0.AddDays(2), "plan", "team"));
-        profile.Record(Update(Guid.NewGuid(), T0.AddDays(1), "plan", "free"));
+        profile.Apply(Update(Guid.NewGuid(), T0.AddDays(2), "plan", "team"));
+        profile.Apply(Update(Guid.NewGuid(), T0.AddDays(1), "plan", "free"));
 
-        Assert.Equal("team", profile.Attributes["plan"].Value.GetString());
-        Assert.Equal(T0.AddDays(2), profile.Attributes["plan"].SetAt);
+        Assert.Equal("team", profile.State.Attributes["plan"].Value.AsString);
+        Assert.Equal(T0.AddDays(2), profile.State.Attributes["plan"].OccurredAt);
     }
 
     [Fact]
-    public void Updates_at_the_same_instant_are_decided_by_event_id_so_arrival_order_does_not_matter()
+    public void A_redelivered_event_is_recognised_and_not_counted_twice()
     {
-        var low = Guid.Parse("00000000-0000-0000-0000-000000000001");
-        var high = Guid.Parse("00000000-0000-0000-0000-000000000002");
-        var a = new CustomerProfile();
-        a.Record(Update(low, T0, "plan", "free"));
-        a.Record(Update(high, T0, "plan", "pro"));
-        var b = new CustomerProfile();
-        b.Record(Update(high, T0, "plan", "pro"));
-        b.Record(Update(low, T0, "plan", "free"));
+        var profile = new CustomerProfile();
+        var purchase = new CustomerEventRecorded(Guid.NewGuid(), "Purchased", T0, new Dictionary<string, Value>());
+        profile.Apply(purchase);
+        profile.Apply(purchase);
 
-        Assert.Equal("pro", a.Attributes["plan"].Value.GetString());
-        Assert.Equal("pro", b.Attributes["plan"].Value.GetString());
+        Assert.True(profile.HasRecorded(purchase.EventId));
+        Assert.False(profile.HasRecorded(Guid.NewGuid()));
+        Assert.Equal(1, profile.EventTypes["Purchased"].Count);
     }
 
     [Fact]
@@ -40,12 +39,28 @@ public sealed class CustomerProfileTests
     {
         var profile = new CustomerProfile();
         foreach (var day in new[] { 5, 1, 3 })
-            profile.Record(new CustomerEventRecorded(Guid.NewGuid(), "Purchased", T0.AddDays(day), new Dictionary<string, JsonElement>()));
+            profile.Apply(new CustomerEventRecorded(Guid.NewGuid(), "Purchased", T0.AddDays(day), new Dictionary<string, Value>()));
 
-        Assert.Equal([T0.AddDays(1), T0.AddDays(3), T0.AddDays(5)], profile.History.Select(e => e.OccurredAt));
+        Assert.Equal([T0.AddDays(1), T0.AddDays(3), T0.AddDays(5)], profile.State.EventsByType["Purchased"].Select(e => e.OccurredAt));
         Assert.Equal(new EventTypeSummary(3, T0.AddDays(1), T0.AddDays(5)), profile.EventTypes["Purchased"]);
     }
 
+    [Fact]
+    public void Entering_an_exclusive_segment_starts_the_group_cooldown_and_exiting_frees_the_slot()
+    {
+        var profile = new CustomerProfile();
+        profile.Apply(new CustomerEnteredSegment("welcome", "contact", "email", "r-1", T0, ClaimsGroup: true));
+        profile.Apply(new CustomerEnteredSegment("vip", "tiers", null, "r-1", T0, ClaimsGroup: false));
+
+        Assert.Equal(T0, profile.State.LastGroupEntry["contact"]);
+        Assert.False(profile.State.LastGroupEntry.ContainsKey("tiers"));
+        Assert.Equal(new HeldSegment(T0, "contact", "email", "r-1"), profile.Segments["welcome"]);
+
+        profile.Apply(new CustomerExitedSegment("welcome", "contact", "email", "r-1", T0.AddDays(1)));
+        Assert.False(profile.State.Held.ContainsKey("welcome"));
+        Assert.Equal(["vip"], profile.Segments.Keys);
+    }
+
     private static CustomerEventRecorded Update(Guid id, DateTimeOffset at, string name, string value) =>
-        new(id, WellKnownEventTypes.ProfileUpdated, at, new Dictionary<string, JsonElement> { [name] = JsonSerializer.SerializeToElement(value) });
+        new(id, WellKnownEventTypes.ProfileUpdated, at, new Dictionary<string, Value> { [name] = Value.FromString(value) });
 }

@@ -1,0 +1,64 @@
+using JasperFx.Events;
+using JasperFx.Events.Daemon;
+using JasperFx.Events.Projections;
+using Marten;
+using Marten.Subscriptions;
+using MassTransit;
+using SegmentationEvents.Contracts;
+
+namespace Segmentation.Service.Membership;
+
+/// <summary>
+/// The outbox: publishes committed membership events from the Marten event log to RabbitMQ. The async daemon hands
+/// over pages in sequence order and records progress only after a page is processed, so nothing uncommitted is
+/// published and nothing committed is skipped. A crash between publish and progress republishes the same events with
+/// the same MessageId (the stored event's id), which downstream consumers deduplicate.
+/// </summary>
+public sealed class SegmentEventRelay : SubscriptionBase
+{
+    private readonly IBus _bus;
+    private readonly SegmentationMetrics _metrics;
+    private readonly TimeProvider _time;
+
+    public SegmentEventRelay(IBus bus, SegmentationMetrics metrics, TimeProvider time)
+    {
+        _bus = bus;
+        _metrics = metrics;
+        _time = time;
+        Name = "segment-event-relay";
+        IncludeType<CustomerEnteredSegment>();
+        IncludeType<CustomerExitedSegment>();
+        Options.BatchSize = 500;
+    }
+
+    public override async Task<IChangeListener> ProcessEventsAsync(
+        EventRange page, ISubscriptionController controller, IDocumentOperations operations, CancellationToken cancellationToken)
+    {
+        await Task.WhenAll(page.Events.Select(e => Publish(e, cancellationToken)));
+        return NullChangeListener.Instance;
+    }
+
+    private async Task Publish(IEvent stored, CancellationToken cancellationToken)
+    {
+        var customerId = stored.StreamKey!;
+        switch (stored.Data)
+        {
+            case CustomerEnteredSegment entered:
+                await _bus.Publish(
+                    new SegmentEntered(customerId, entered.Segment, entered.Group, entered.Channel, entered.RulesetVersion, entered.At),
+                    context => context.MessageId = stored.Id, cancellationToken);
+                _metrics.SegmentEntered(entered.Segment);
+                break;
+            case CustomerExitedSegment exited:
+                await _bus.Publish(
+                    new SegmentExited(customerId, exited.Segment, exited.Group, exited.Channel, exited.RulesetVersion, exited.At),
+                    context => context.MessageId = stored.Id, cancellationToken);
+                _metrics.SegmentExited(exited.Segment);
+                break;
+            default:
+                return;
+        }
+
+        _metrics.RelayLag(_time.GetUtcNow() - stored.Timestamp);
+    }
+}

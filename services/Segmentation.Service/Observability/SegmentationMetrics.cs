@@ -1,0 +1,55 @@
+using System.Diagnostics.Metrics;
+
+namespace Segmentation.Service;
+
+/// <summary>The service's own instruments, on the meter <see cref="MeterName"/>.</summary>
+public sealed class SegmentationMetrics
+{
+    public const string MeterName = "Segmentation.Service";
+
+    private readonly Counter<long> _eventsConsumed;
+    private readonly Counter<long> _entered;
+    private readonly Counter<long> _exited;
+    private readonly Counter<long> _concurrencyRetries;
+    private readonly Counter<long> _reevaluated;
+    private readonly Histogram<double> _evaluationSeconds;
+    private readonly Histogram<double> _relayLagSeconds;
+    private readonly Histogram<double> _sweeperLagSeconds;
+
+    public SegmentationMetrics(IMeterFactory meterFactory)
+    {
+        var meter = meterFactory.Create(MeterName);
+        _eventsConsumed = meter.CreateCounter<long>("segmentation.events.consumed", "{event}", "Customer events stored, by type");
+        _entered = meter.CreateCounter<long>("segmentation.segments.entered", "{entry}", "SegmentEntered published, by segment");
+        _exited = meter.CreateCounter<long>("segmentation.segments.exited", "{exit}", "SegmentExited published, by segment");
+        _concurrencyRetries = meter.CreateCounter<long>("segmentation.concurrency.retries", "{retry}",
+            "Decisions retried because another writer committed to the customer's stream first");
+        _reevaluated = meter.CreateCounter<long>("segmentation.reevaluation.customers", "{customer}",
+            "Customers re-evaluated after a ruleset activation");
+        _evaluationSeconds = meter.CreateHistogram<double>("segmentation.evaluation.duration", "s", "Engine time per decision");
+        _relayLagSeconds = meter.CreateHistogram<double>("segmentation.relay.lag", "s", "Commit of a membership event to its publish");
+        _sweeperLagSeconds = meter.CreateHistogram<double>("segmentation.sweeper.lag", "s", "Due time of a time-triggered evaluation to its run");
+    }
+
+    public void EventConsumed(string type) => _eventsConsumed.Add(1, new KeyValuePair<string, object?>("event.type", type));
+
+    public void SegmentEntered(string segment) => _entered.Add(1, new KeyValuePair<string, object?>("segment", segment));
+
+    public void SegmentExited(string segment) => _exited.Add(1, new KeyValuePair<string, object?>("segment", segment));
+
+    public void ConcurrencyRetry() => _concurrencyRetries.Add(1);
+
+    public void CustomerReevaluated(string rulesetVersion) =>
+        _reevaluated.Add(1, new KeyValuePair<string, object?>("ruleset.version", rulesetVersion));
+
+    public void Evaluation(TimeSpan elapsed) => _evaluationSeconds.Record(elapsed.TotalSeconds);
+
+    public void RelayLag(TimeSpan lag) => RecordLag(_relayLagSeconds, lag);
+
+    public void SweeperLag(TimeSpan lag) => RecordLag(_sweeperLagSeconds, lag);
+
+    private static void RecordLag(Histogram<double> histogram, TimeSpan lag)
+    {
+        if (lag >= TimeSpan.Zero) histogram.Record(lag.TotalSeconds);
+    }
+}
