@@ -15,6 +15,8 @@ readonly START_TIMEOUT="${START_TIMEOUT:-120}"
 QUIET="${QUIET:-0}"
 
 log() { [[ "$QUIET" == 1 ]] || printf '[infra] %s\n' "$*" >&2; }
+# Run a tool whose own output is progress: to stderr, or nowhere with --quiet.
+progress() { if [[ "$QUIET" == 1 ]]; then "$@" >/dev/null; else "$@" >&2; fi; }
 die() { printf '[infra] error: %s\n' "$*" >&2; exit 1; }
 
 # Run a command as root (directly when we are root, else through sudo).
@@ -29,11 +31,24 @@ as_user() {
 }
 
 # Serialise start.sh/stop.sh runs (several developers or test runs on one machine).
-# The lock is file descriptor 9; commands that leave a server running close it (9>&-)
-# so the server does not hold the lock after this script exits.
+# The lock is file descriptor 9; servers are launched through `detached`, which closes it.
 take_lock() {
   exec 9>/tmp/segmentation-infra.lock
   flock -w "$START_TIMEOUT" 9 || die "another infra/start.sh or stop.sh holds the lock"
+}
+
+# Run a command that leaves a server behind with only stdin, stdout and stderr open.
+# Servers otherwise inherit every descriptor of the caller (our lock, a CI runner's pipes)
+# and keep them open long after this script has exited.
+detached() {
+  (
+    local fd
+    for fd in /proc/self/fd/*; do
+      fd=${fd##*/}
+      if ((fd > 2)); then eval "exec $fd>&-"; fi
+    done
+    "$@"
+  )
 }
 
 have_systemd() { [[ -d /run/systemd/system ]]; }
@@ -69,6 +84,6 @@ stop_rabbitmq_node() {
   if have_systemd; then
     as_root systemctl stop rabbitmq-server
   else
-    as_root rabbitmqctl -q shutdown >&2
+    progress as_root rabbitmqctl -q shutdown
   fi
 }

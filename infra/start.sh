@@ -45,10 +45,10 @@ ensure_packages() {
   [[ "$ALLOW_INSTALL" == 1 ]] || die "missing packages: $missing (run without --no-install)"
   log "installing: $missing"
   # DPkg::Lock::Timeout waits for another apt run instead of failing on the lock.
-  as_root apt-get -o DPkg::Lock::Timeout=300 update -qq >&2
+  progress as_root apt-get -o DPkg::Lock::Timeout=300 update -qq
   # shellcheck disable=SC2086 # word splitting of the package list is intended
-  as_root env DEBIAN_FRONTEND=noninteractive \
-    apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends $missing >&2
+  progress as_root env DEBIAN_FRONTEND=noninteractive \
+    apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends $missing
 }
 
 # install_config SOURCE TARGET: copy when different; returns 0 when the file changed.
@@ -64,7 +64,7 @@ install_config() {
 start_postgres() {
   if ! pg_cluster_exists; then
     log "creating PostgreSQL $PG_VERSION cluster '$PG_CLUSTER'"
-    as_root pg_createcluster "$PG_VERSION" "$PG_CLUSTER" --port "$PG_PORT" >&2 9>&-
+    progress detached as_root pg_createcluster "$PG_VERSION" "$PG_CLUSTER" --port "$PG_PORT"
   fi
 
   local changed=0
@@ -75,13 +75,13 @@ start_postgres() {
     if [[ $changed == 1 ]]; then
       # listen_addresses and max_connections only take effect on restart.
       log "PostgreSQL configuration changed: restarting"
-      as_root pg_ctlcluster "$PG_VERSION" "$PG_CLUSTER" restart >&2 9>&-
+      progress detached as_root pg_ctlcluster "$PG_VERSION" "$PG_CLUSTER" restart
     else
       log "PostgreSQL $PG_VERSION/$PG_CLUSTER already running"
     fi
   else
     log "starting PostgreSQL $PG_VERSION/$PG_CLUSTER"
-    as_root pg_ctlcluster "$PG_VERSION" "$PG_CLUSTER" start >&2 9>&-
+    progress detached as_root pg_ctlcluster "$PG_VERSION" "$PG_CLUSTER" start
   fi
   wait_for "$START_TIMEOUT" "PostgreSQL on 127.0.0.1:$PG_PORT" \
     pg_isready -q -h 127.0.0.1 -p "$PG_PORT"
@@ -89,7 +89,7 @@ start_postgres() {
 
 provision_postgres() {
   log "ensuring role '$SEG_USER' and database '$PG_DATABASE'"
-  as_user postgres psql -X -q -v ON_ERROR_STOP=1 -p "$PG_PORT" -d postgres >&2 <<SQL
+  progress as_user postgres psql -X -q -v ON_ERROR_STOP=1 -p "$PG_PORT" -d postgres <<SQL
 DO \$\$
 BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$SEG_USER') THEN
@@ -114,7 +114,7 @@ enable_management_plugin() {
   local mode=(--offline)
   rabbit_running && mode=()
   log "enabling rabbitmq_management (UI on http://127.0.0.1:15672)"
-  as_root rabbitmq-plugins -q enable "${mode[@]}" rabbitmq_management >&2 \
+  progress as_root rabbitmq-plugins -q enable "${mode[@]}" rabbitmq_management \
     || log "could not enable rabbitmq_management; continuing without the UI"
 }
 
@@ -130,12 +130,12 @@ configure_epmd() {
 
 start_rabbitmq_node() {
   if have_systemd; then
-    as_root systemctl start rabbitmq-server 9>&-
+    as_root systemctl start rabbitmq-server
   else
     # Detached node; its output goes to the log, never to our stdout/stderr, so a
     # caller capturing this script's output does not wait on the server's pipes.
     as_root mkdir -p /var/log/rabbitmq
-    as_root rabbitmq-server -detached </dev/null >>/var/log/rabbitmq/detached.log 2>&1 9>&-
+    detached as_root rabbitmq-server -detached </dev/null >>/var/log/rabbitmq/detached.log 2>&1
   fi
 }
 
@@ -174,14 +174,14 @@ rabbit_vhost_exists() {
 provision_rabbitmq() {
   log "ensuring RabbitMQ user '$SEG_USER' and vhost '$RABBIT_VHOST'"
   if rabbit_user_exists; then
-    as_root rabbitmqctl -q change_password "$SEG_USER" "$SEG_PASSWORD" >&2
+    progress as_root rabbitmqctl -q change_password "$SEG_USER" "$SEG_PASSWORD"
   else
-    as_root rabbitmqctl -q add_user "$SEG_USER" "$SEG_PASSWORD" >&2
+    progress as_root rabbitmqctl -q add_user "$SEG_USER" "$SEG_PASSWORD"
   fi
   # administrator: tests create and delete their own vhosts.
-  as_root rabbitmqctl -q set_user_tags "$SEG_USER" administrator >&2
-  rabbit_vhost_exists || as_root rabbitmqctl -q add_vhost "$RABBIT_VHOST" >&2
-  as_root rabbitmqctl -q set_permissions -p "$RABBIT_VHOST" "$SEG_USER" '.*' '.*' '.*' >&2
+  progress as_root rabbitmqctl -q set_user_tags "$SEG_USER" administrator
+  rabbit_vhost_exists || progress as_root rabbitmqctl -q add_vhost "$RABBIT_VHOST"
+  progress as_root rabbitmqctl -q set_permissions -p "$RABBIT_VHOST" "$SEG_USER" '.*' '.*' '.*'
 }
 
 main() {

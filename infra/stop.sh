@@ -22,7 +22,7 @@ stop_postgres() {
   if ! command -v pg_ctlcluster >/dev/null || ! pg_cluster_exists; then return 0; fi
   if pg_running; then
     log "stopping PostgreSQL $PG_VERSION/$PG_CLUSTER"
-    as_root pg_ctlcluster "$PG_VERSION" "$PG_CLUSTER" stop >&2
+    progress as_root pg_ctlcluster "$PG_VERSION" "$PG_CLUSTER" stop
   else
     log "PostgreSQL $PG_VERSION/$PG_CLUSTER is not running"
   fi
