@@ -43,6 +43,8 @@ public static class SegmentationServiceRegistration
                 options.Schema.For<CustomerProfile>().Index(p => p.NextCheckAt).Index(p => p.RulesetVersion);
                 options.Projections.FastPollingTime = TimeSpan.FromMilliseconds(50);
                 options.Projections.SlowPollingTime = TimeSpan.FromMilliseconds(250);
+                // One async daemon leader per schema, so several stores can share a database (tests, tenants).
+                options.Projections.DaemonLockId = StableLockId(settings.SchemaName);
                 options.AutoCreateSchemaObjects = AutoCreate.CreateOrUpdate;
             })
             .UseLightweightSessions()
@@ -65,4 +67,7 @@ public static class SegmentationServiceRegistration
         });
         return services;
     }
+
+    private static int StableLockId(string schemaName) =>
+        BitConverter.ToInt32(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(schemaName)));
 }

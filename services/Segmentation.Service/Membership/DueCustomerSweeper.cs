@@ -62,6 +62,7 @@ public sealed class DueCustomerSweeper(
             if (fresh.Count == 0) return committed;
 
             var outdated = fresh.Count(d => d.RulesetVersion != version);
+            logger.LogDebug("Sweeping {Count} due customers at {Now}", fresh.Count, now);
             if (outdated > 0)
                 logger.LogInformation("Re-evaluating {Count} customers for ruleset {Version}", outdated, version);
 

@@ -32,6 +32,16 @@ public sealed class IsolatedServers : IAsyncLifetime
             new { configure = ".*", write = ".*", read = ".*" })).EnsureSuccessStatusCode();
     }
 
+    /// <summary>Drops every client connection to this class's vhost, as a broker restart would.</summary>
+    public async Task CloseBrokerConnections()
+    {
+        var connections = await _management!.GetFromJsonAsync<List<ConnectionInfo>>($"/api/vhosts/{_name}/connections") ?? [];
+        foreach (var connection in connections)
+            (await _management!.DeleteAsync($"/api/connections/{Uri.EscapeDataString(connection.Name)}")).EnsureSuccessStatusCode();
+    }
+
+    private sealed record ConnectionInfo(string Name);
+
     public async Task DisposeAsync()
     {
         if (_management is not null)

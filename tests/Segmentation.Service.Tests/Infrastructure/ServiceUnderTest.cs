@@ -1,5 +1,6 @@
 using Marten;
 using MassTransit;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -20,10 +21,15 @@ public sealed class ServiceUnderTest : IAsyncDisposable
     public IServiceProvider Services => _host.Services;
 
     public static async Task<ServiceUnderTest> Start(
-        IsolatedServers servers, FakeTimeProvider time, Func<SegmentationSettings, SegmentationSettings>? configure = null)
+        IsolatedServers servers,
+        FakeTimeProvider time,
+        Func<SegmentationSettings, SegmentationSettings>? configure = null,
+        IReadOnlyDictionary<string, string?>? configuration = null)
     {
         var builder = Host.CreateApplicationBuilder();
+        builder.Configuration.AddInMemoryCollection(configuration ?? new Dictionary<string, string?>());
         builder.Logging.ClearProviders();
+        if (Environment.GetEnvironmentVariable("SEGMENTATION_TEST_LOGS") == "1") { builder.Logging.AddSimpleConsole(); builder.Logging.SetMinimumLevel(LogLevel.Debug); builder.Logging.AddFilter("Marten", LogLevel.Warning); builder.Logging.AddFilter("MassTransit", LogLevel.Information); builder.Logging.AddFilter("Microsoft", LogLevel.Warning); }
         builder.Services.AddSingleton<TimeProvider>(time);
         var settings = new SegmentationSettings(servers.RabbitMqUrl, servers.PostgresConnection, servers.SchemaName) { Concurrency = 8 };
         builder.Services.AddSegmentationService(configure?.Invoke(settings) ?? settings);
