@@ -1,0 +1,99 @@
+using System.CommandLine;
+using Segmentation.Cli.Commands;
+using Segmentation.Rules.Tests.Language;
+
+namespace Segmentation.Rules.Tests.Cli;
+
+public sealed class SegctlTests : IDisposable
+{
+    private readonly string directory = Directory.CreateTempSubdirectory("segctl-tests").FullName;
+
+    public void Dispose() => Directory.Delete(directory, recursive: true);
+
+    private static string Example(string name) => Path.Combine(RulesetLoaderTests.RepositoryRoot(), "infra", "examples", name);
+
+    private string Write(string name, string content)
+    {
+        var path = Path.Combine(directory, name);
+        File.WriteAllText(path, content);
+        return path;
+    }
+
+    private static (int ExitCode, string Output, string Error) Run(params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        var exit = SegctlCommand.Create().Parse(args).Invoke(new InvocationConfiguration { Output = output, Error = error });
+        return (exit, output.ToString(), error.ToString());
+    }
+
+    [Fact]
+    public void Validate_prints_a_summary_for_a_good_ruleset()
+    {
+        var (exit, output, _) = Run("validate", "--rules", Example("ruleset.yaml"));
+        Assert.Equal(0, exit);
+        Assert.Matches(@"ruleset\.yaml: ok, 5 segments, 1 groups \(1 exclusive\), 3 attributes, 4 event types", output.Trim());
+    }
+
+    [Fact]
+    public void Validate_prints_every_error_with_file_line_and_column_and_exits_1()
+    {
+        var rules = Write("bad.yaml", "segments:\n  a:\n    when: nope > 1\n  b:\n    when: count(X, 0d) > 1\n");
+        var (exit, output, _) = Run("validate", "--rules", rules);
+        Assert.Equal(1, exit);
+        var lines = output.Trim().Split('\n');
+        Assert.Equal(2, lines.Length);
+        Assert.StartsWith($"{rules}:3:11: unknown attribute `nope`", lines[0], StringComparison.Ordinal);
+        Assert.StartsWith($"{rules}:5:20: expected a window longer than zero", lines[1], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Evaluate_json_prints_one_sorted_line_per_customer()
+    {
+        var (exit, output, error) = Run("evaluate", "--rules", Example("ruleset.yaml"), "--events", Example("history.jsonl"), "--json", "--at", "2025-04-25T00:00:00Z");
+        Assert.Equal(0, exit);
+        Assert.Equal(string.Empty, error);
+        Assert.Equal(
+            [
+                """{"customerId":"c1","segments":["welcome_day_3"],"blocked":[]}""",
+                """{"customerId":"c2","segments":["win_back"],"blocked":[]}""",
+                """{"customerId":"c3","segments":["win_back"],"blocked":[]}""",
+                """{"customerId":"c4","segments":["vip"],"blocked":[]}""",
+                """{"customerId":"c5","segments":["big_spender","vip"],"blocked":[{"segment":"welcome_day_3","reason":"held by big_spender"},{"segment":"win_back","reason":"held by big_spender"}]}""",
+            ],
+            output.Trim().Split('\n'));
+    }
+
+    [Fact]
+    public void Evaluate_defaults_to_the_last_event_time_and_prints_text()
+    {
+        var (exit, output, _) = Run("evaluate", "--rules", Example("ruleset.yaml"), "--events", Example("history.jsonl"));
+        Assert.Equal(0, exit);
+        Assert.Contains("c2: big_spender", output, StringComparison.Ordinal);
+        Assert.Contains("c5: big_spender, vip; blocked: welcome_day_3 (held by big_spender)", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Evaluate_reports_bad_lines_with_their_number_and_still_evaluates_the_rest()
+    {
+        var events = Write("h.jsonl", """
+            {"eventId":"1","customerId":"c1","type":"Purchased","occurredAt":"2025-01-01T00:00:00Z","properties":{"amount":600}}
+            not json
+            {"eventId":"2","customerId":"c1","type":"Purchased","occurredAt":"yesterday"}
+            """);
+        var (exit, output, error) = Run("evaluate", "--rules", Example("ruleset.yaml"), "--events", events, "--json");
+        Assert.Equal(1, exit);
+        Assert.Contains($"{events}:2: invalid JSON", error, StringComparison.Ordinal);
+        Assert.Contains($"{events}:3: occurredAt `yesterday` is not an ISO-8601 timestamp", error, StringComparison.Ordinal);
+        Assert.Equal("""{"customerId":"c1","segments":["big_spender"],"blocked":[]}""", output.Trim());
+    }
+
+    [Fact]
+    public void Evaluate_explain_prints_each_segment_with_sub_expression_values()
+    {
+        var (exit, output, _) = Run("evaluate", "--rules", Example("ruleset.yaml"), "--events", Example("history.jsonl"), "--explain", "c5");
+        Assert.Equal(0, exit);
+        Assert.Contains("welcome_day_3 [contact]: blocked: held by big_spender", output, StringComparison.Ordinal);
+        Assert.Contains("sum(Purchased.amount, 90d)  =>  900", output, StringComparison.Ordinal);
+    }
+}
