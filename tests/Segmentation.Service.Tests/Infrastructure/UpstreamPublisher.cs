@@ -28,6 +28,9 @@ public sealed class UpstreamPublisher : IAsyncDisposable
 
     public Task Publish<T>(T message) where T : class => _bus.Publish(message);
 
+    /// <summary>After the broker dropped the connection: waits until the bus has reconnected.</summary>
+    public Task WaitUntilConnected() => _bus.WaitForHealthStatus(BusHealthStatus.Healthy, TimeSpan.FromSeconds(60));
+
     /// <summary>Sends a body as a publisher with no MassTransit would: plain bytes to an exchange.</summary>
     public async Task PublishRaw(string exchange, string body, string contentType = "application/json")
     {
