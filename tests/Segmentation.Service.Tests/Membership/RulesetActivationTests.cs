@@ -1,0 +1,61 @@
+using Marten;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+using Segmentation.Service.Profiles;
+using Segmentation.Service.Rules;
+using Segmentation.Service.Tests.Infrastructure;
+using SegmentationEvents.Contracts;
+
+namespace Segmentation.Service.Tests.Membership;
+
+/// <summary>A newly activated ruleset version replaces the running one and existing customers are re-evaluated.</summary>
+public sealed class RulesetActivationTests(IsolatedServers servers) : IClassFixture<IsolatedServers>
+{
+    private static readonly DateTimeOffset Now = new(2026, 11, 24, 12, 0, 0, TimeSpan.Zero);
+
+    [Fact]
+    public async Task Activating_a_new_version_reevaluates_existing_customers_in_the_background()
+    {
+        var time = new FakeTimeProvider(Now);
+        await using var service = await ServiceUnderTest.Start(servers, time, s => s with { RulesetPath = ExampleRuleset.Path });
+        await using var observer = await SegmentEventObserver.Connect(servers);
+        await using var upstream = await UpstreamPublisher.Connect(servers);
+        var customers = Enumerable.Range(0, 5).Select(i => $"activation-{i}").ToList();
+        foreach (var customer in customers)
+            await upstream.Publish(new OrderPurchased(Guid.NewGuid(), customer, Now.AddDays(-1), $"{customer}-o", 50m, "EUR"));
+        await Eventually.Get(() => Profiles(service, customers), ps => ps.Count == customers.Count, "all customers stored");
+        var firstVersion = (await Profiles(service, customers))[0].RulesetVersion;
+
+        string newVersion;
+        await using (var scope = service.Services.CreateAsyncScope())
+        {
+            var catalog = scope.ServiceProvider.GetRequiredService<RulesetCatalog>();
+            var (stored, errors) = await catalog.Upload("""
+                segments:
+                  any_buyer:
+                    channel: email
+                    when: count(Purchased) >= 1
+                """, "any-buyer.yaml", "test", default);
+            Assert.Empty(errors);
+            newVersion = stored!.Id;
+            await catalog.Activate(newVersion, "test", default);
+        }
+        await service.Services.GetRequiredService<RulesetWatcher>().LoadActive(default);
+        time.Advance(TimeSpan.FromSeconds(1)); // the sweeper's next tick
+
+        var profiles = await Eventually.Get(() => Profiles(service, customers),
+            ps => ps.All(p => p.RulesetVersion == newVersion), "every customer on the new version");
+        Assert.NotEqual(firstVersion, newVersion);
+        Assert.All(profiles, p => Assert.Equal(["any_buyer"], p.Segments.Keys));
+        Assert.All(profiles, p => Assert.Equal(newVersion, p.Segments["any_buyer"].RulesetVersion));
+        var entered = await Eventually.Get(() => Task.FromResult(observer.Entered.Select(e => e.Message).ToList()),
+            es => es.Count >= customers.Count, "an entry per customer");
+        Assert.All(entered, e => Assert.Equal(("any_buyer", newVersion), (e.Segment, e.RulesetVersion)));
+    }
+
+    private static async Task<IReadOnlyList<CustomerProfile>> Profiles(ServiceUnderTest service, IReadOnlyList<string> customers)
+    {
+        await using var session = service.Store.QuerySession();
+        return await session.LoadManyAsync<CustomerProfile>(customers);
+    }
+}
