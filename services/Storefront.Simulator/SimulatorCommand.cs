@@ -3,6 +3,7 @@ using System.CommandLine.Parsing;
 using System.Text.Json;
 using MassTransit;
 using Storefront.Simulator.Generation;
+using SegmentationEvents.ServiceDefaults;
 using Storefront.Simulator.Publishing;
 
 namespace Storefront.Simulator;

@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 using SegmentationEvents.Contracts;
 using Storefront.Simulator.Generation;
+using SegmentationEvents.ServiceDefaults;
 using Storefront.Simulator.Publishing;
 
 namespace Storefront.Simulator.Tests;

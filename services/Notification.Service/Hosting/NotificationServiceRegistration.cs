@@ -1,4 +1,5 @@
 using MassTransit;
+using SegmentationEvents.ServiceDefaults;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Notification.Service.Sending;

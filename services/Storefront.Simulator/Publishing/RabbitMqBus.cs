@@ -1,4 +1,5 @@
 using MassTransit;
+using SegmentationEvents.ServiceDefaults;
 
 namespace Storefront.Simulator.Publishing;
 
@@ -6,12 +7,5 @@ public static class RabbitMqBus
 {
     /// <summary>A publish-only MassTransit bus on the given broker.</summary>
     public static IBusControl Create(RabbitMqAddress address) =>
-        Bus.Factory.CreateUsingRabbitMq(cfg =>
-        {
-            cfg.Host(address.Host, address.Port, address.VirtualHost, "storefront-simulator", host =>
-            {
-                host.Username(address.Username);
-                host.Password(address.Password);
-            });
-        });
+        Bus.Factory.CreateUsingRabbitMq(cfg => cfg.Host(address, "storefront-simulator"));
 }

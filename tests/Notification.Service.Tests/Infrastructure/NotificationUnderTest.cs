@@ -1,4 +1,5 @@
 using MassTransit;
+using SegmentationEvents.ServiceDefaults;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;

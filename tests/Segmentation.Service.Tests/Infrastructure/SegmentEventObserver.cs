@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using MassTransit;
-using Segmentation.Service.Hosting;
+using SegmentationEvents.ServiceDefaults;
+
 using SegmentationEvents.Contracts;
 
 namespace Segmentation.Service.Tests.Infrastructure;

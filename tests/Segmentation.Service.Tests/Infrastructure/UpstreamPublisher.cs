@@ -1,8 +1,9 @@
 using System.Text;
 using MassTransit;
+using SegmentationEvents.ServiceDefaults;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Exceptions;
-using Segmentation.Service.Hosting;
+
 
 namespace Segmentation.Service.Tests.Infrastructure;
 

@@ -1,4 +1,6 @@
-namespace Storefront.Simulator.Publishing;
+using MassTransit;
+
+namespace SegmentationEvents.ServiceDefaults;
 
 /// <summary>An <c>amqp://user:password@host:port/vhost</c> URL split into MassTransit host settings.</summary>
 public sealed record RabbitMqAddress(string Host, ushort Port, string VirtualHost, string Username, string Password)
@@ -24,4 +26,23 @@ public sealed record RabbitMqAddress(string Host, ushort Port, string VirtualHos
     /// <summary>The URL without the password, for logs.</summary>
     public override string ToString() =>
         $"amqp://{Username}@{Host}:{Port}/{(VirtualHost == "/" ? string.Empty : Uri.EscapeDataString(VirtualHost))}";
+}
+
+public static class RabbitMqHostExtensions
+{
+    /// <summary>Connects the bus to the broker named by an <c>amqp://user:password@host:port/vhost</c> URL.</summary>
+    public static void Host(this IRabbitMqBusFactoryConfigurator bus, RabbitMqAddress address, string? connectionName = null)
+    {
+        void Credentials(IRabbitMqHostConfigurator host)
+        {
+            host.Username(address.Username);
+            host.Password(address.Password);
+        }
+
+        if (connectionName is null) bus.Host(address.Host, address.Port, address.VirtualHost, Credentials);
+        else bus.Host(address.Host, address.Port, address.VirtualHost, connectionName, Credentials);
+    }
+
+    public static void Host(this IRabbitMqBusFactoryConfigurator bus, Uri amqpUrl) =>
+        bus.Host(RabbitMqAddress.Parse(amqpUrl.ToString()));
 }
