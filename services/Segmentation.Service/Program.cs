@@ -1,13 +1,15 @@
 using Segmentation.Service.Admin;
 using Segmentation.Service.Hosting;
+using SegmentationEvents.ServiceDefaults;
 
 var builder = WebApplication.CreateBuilder(args);
-builder.Services.AddSegmentationService(SegmentationSettings.FromConfiguration(builder.Configuration));
+builder.Services.AddSegmentationService(SegmentationSettings.FromConfiguration(builder.Configuration), builder.Configuration);
 
 var app = builder.Build();
 app.MapCustomerEndpoints();
 app.MapRulesetEndpoints();
 app.MapGet("/health", () => Results.Ok("healthy"));
+app.MapTelemetryEndpoints();
 app.Run();
 
 public partial class Program;

@@ -2,6 +2,7 @@ using JasperFx;
 using JasperFx.Events;
 using JasperFx.Events.Daemon;
 using JasperFx.Events.Projections;
+using JasperFx.OpenTelemetry;
 using Marten;
 using MassTransit;
 using SegmentationEvents.ServiceDefaults;
@@ -16,8 +17,13 @@ namespace Segmentation.Service.Hosting;
 
 public static class SegmentationServiceRegistration
 {
-    public static IServiceCollection AddSegmentationService(this IServiceCollection services, SegmentationSettings settings)
+    public const string MartenTelemetryName = "Marten";
+
+    public static IServiceCollection AddSegmentationService(
+        this IServiceCollection services, SegmentationSettings settings, IConfiguration? configuration = null)
     {
+        services.AddServiceTelemetry(configuration ?? new ConfigurationBuilder().Build(), "segmentation-service",
+            [SegmentationTelemetry.SourceName, MartenTelemetryName], [SegmentationMetrics.MeterName, MartenTelemetryName]);
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton(settings);
         services.AddMetrics();
@@ -40,6 +46,9 @@ public static class SegmentationServiceRegistration
                 options.DatabaseSchemaName = settings.SchemaName;
                 options.UseSystemTextJsonForSerialization();
                 options.Events.StreamIdentity = StreamIdentity.AsString;
+                options.Events.MetadataConfig.HeadersEnabled = true; // trace context travels with the events
+                options.OpenTelemetry.TrackConnections = TrackLevel.Normal;
+                options.OpenTelemetry.TrackEventCounters();
                 options.Projections.Add<CustomerProfileProjection>(ProjectionLifecycle.Inline);
                 options.Schema.For<CustomerProfile>().Index(p => p.NextCheckAt).Index(p => p.RulesetVersion);
                 options.Projections.FastPollingTime = TimeSpan.FromMilliseconds(50);

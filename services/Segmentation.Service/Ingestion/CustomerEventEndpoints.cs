@@ -71,6 +71,8 @@ public static class CustomerEventEndpoints
         public Task PreRetry<T>(RetryContext<T> context) where T : class, PipeContext
         {
             metrics.ConcurrencyRetry();
+            System.Diagnostics.Activity.Current?.AddEvent(new System.Diagnostics.ActivityEvent("concurrency.retry",
+                tags: new System.Diagnostics.ActivityTagsCollection { ["retry.attempt"] = context.RetryAttempt + 1 }));
             return Task.CompletedTask;
         }
 

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Marten;
 using Segmentation.Service.Hosting;
 using Segmentation.Service.Profiles;
@@ -54,13 +55,15 @@ public sealed class DueCustomerSweeper(
                     .Where(p => p.NextCheckAt <= now || p.RulesetVersion != version)
                     .OrderBy(p => p.NextCheckAt)
                     .Take(settings.SweepBatchSize)
-                    .Select(p => new DueCustomer(p.Id, p.NextCheckAt, p.RulesetVersion))
+                    .Select(p => new DueCustomer(p.Id, p.NextCheckAt, p.RulesetVersion, p.NextCheckSetBy))
                     .ToListAsync(cancellationToken);
             }
 
             var fresh = due.Where(d => attempted.Add(d.Id)).ToList();
             if (fresh.Count == 0) return committed;
 
+            using var batch = SegmentationTelemetry.Source.StartActivity("segmentation.sweep");
+            batch?.SetTag("sweep.customers", fresh.Count);
             var outdated = fresh.Count(d => d.RulesetVersion != version);
             logger.LogDebug("Sweeping {Count} due customers at {Now}", fresh.Count, now);
             if (outdated > 0)
@@ -68,7 +71,7 @@ public sealed class DueCustomerSweeper(
 
             foreach (var customer in fresh)
             {
-                if (await Reevaluate(customer.Id, cancellationToken))
+                if (await Reevaluate(customer, batch, cancellationToken))
                 {
                     committed++;
                     if (customer.RulesetVersion != version) metrics.CustomerReevaluated(version);
@@ -80,12 +83,23 @@ public sealed class DueCustomerSweeper(
         }
     }
 
-    private async Task<bool> Reevaluate(string customerId, CancellationToken cancellationToken)
+    /// <summary>
+    /// A time-triggered decision starts a trace of its own, linked to the sweep batch and to the decision that set
+    /// the timer, so following a customer's flow leads from either to the other.
+    /// </summary>
+    private async Task<bool> Reevaluate(DueCustomer customer, Activity? batch, CancellationToken cancellationToken)
     {
+        var links = new List<ActivityLink>();
+        if (batch is not null) links.Add(new ActivityLink(batch.Context));
+        if (ActivityContext.TryParse(customer.NextCheckSetBy, null, isRemote: true, out var setBy)) links.Add(new ActivityLink(setBy));
+        Activity.Current = null;
+        using var activity = SegmentationTelemetry.Source.StartActivity(
+            "segmentation.time-triggered", ActivityKind.Internal, parentContext: default, links: links);
+        activity?.SetTag("customer.id", customer.Id);
         await using var scope = scopes.CreateAsyncScope();
         try
         {
-            return await scope.ServiceProvider.GetRequiredService<MembershipDecider>().Reevaluate(customerId, cancellationToken);
+            return await scope.ServiceProvider.GetRequiredService<MembershipDecider>().Reevaluate(customer.Id, cancellationToken);
         }
         catch (JasperFx.ConcurrencyException)
         {
@@ -95,5 +109,5 @@ public sealed class DueCustomerSweeper(
         }
     }
 
-    private sealed record DueCustomer(string Id, DateTimeOffset? NextCheckAt, string? RulesetVersion);
+    private sealed record DueCustomer(string Id, DateTimeOffset? NextCheckAt, string? RulesetVersion, string? NextCheckSetBy);
 }

@@ -20,11 +20,15 @@ public sealed class MembershipDecider(
 {
     public async Task Record(string customerId, CustomerEventRecorded recorded, CancellationToken cancellationToken)
     {
+        using var activity = StartDecision(customerId, "segmentation.decide");
+        activity?.SetTag("event.type", recorded.Type);
+        activity?.SetTag("event.id", recorded.EventId);
         var stream = await session.Events.FetchForWriting<CustomerProfile>(customerId, cancellationToken);
         if (stream.Aggregate?.HasRecorded(recorded.EventId) == true)
         {
             logger.LogInformation("Event {EventId} for customer {CustomerId} was already recorded; redelivery ignored",
                 recorded.EventId, customerId);
+            activity?.SetTag("outcome", "duplicate");
             return;
         }
 
@@ -32,7 +36,7 @@ public sealed class MembershipDecider(
         // An event dated slightly ahead of this clock (within the accepted skew) is evaluated at its own time.
         var now = Latest(time.GetUtcNow(), recorded.OccurredAt, state.EvaluatedAt);
         var current = rules.Current;
-        var result = Decide(() => current.Engine.Apply(state, recorded.ToRuleEvent(), now));
+        var result = Decide(activity, current, () => current.Engine.Apply(state, recorded.ToRuleEvent(), now));
 
         stream.AppendOne(recorded);
         stream.AppendMany(MembershipEvents(current, result, now));
@@ -43,24 +47,61 @@ public sealed class MembershipDecider(
     /// <summary>Evaluates with no new event; returns false when the customer does not exist.</summary>
     public async Task<bool> Reevaluate(string customerId, CancellationToken cancellationToken)
     {
+        using var activity = StartDecision(customerId, "segmentation.reevaluate");
         var stream = await session.Events.FetchForWriting<CustomerProfile>(customerId, cancellationToken);
         if (stream.Aggregate is null) return false;
 
         var now = Latest(time.GetUtcNow(), stream.Aggregate.State.EvaluatedAt);
         var current = rules.Current;
-        var result = Decide(() => current.Engine.Evaluate(stream.Aggregate.State.Clone(), now));
+        var result = Decide(activity, current, () => current.Engine.Evaluate(stream.Aggregate.State.Clone(), now));
         stream.AppendMany(MembershipEvents(current, result, now));
         await session.SaveChangesAsync(cancellationToken);
         return true;
     }
 
-    private EvaluationResult Decide(Func<EvaluationResult> evaluate)
+    /// <summary>
+    /// The span of one decision. Its trace context is stored with the appended events, so the relay's publish of
+    /// the resulting segment events continues this trace.
+    /// </summary>
+    private Activity? StartDecision(string customerId, string name)
     {
-        var started = Stopwatch.GetTimestamp();
-        var result = evaluate();
-        metrics.Evaluation(Stopwatch.GetElapsedTime(started));
+        var activity = SegmentationTelemetry.Source.StartActivity(name);
+        activity?.SetTag("customer.id", customerId);
+        if (activity is not null) session.SetHeader(SegmentationTelemetry.TraceParentHeader, activity.Id!);
+        return activity;
+    }
+
+    private EvaluationResult Decide(Activity? decision, LoadedRuleset current, Func<EvaluationResult> evaluate)
+    {
+        EvaluationResult result;
+        using (var evaluation = SegmentationTelemetry.Source.StartActivity("segmentation.evaluate"))
+        {
+            var started = Stopwatch.GetTimestamp();
+            result = evaluate();
+            metrics.Evaluation(Stopwatch.GetElapsedTime(started));
+            evaluation?.SetTag("ruleset.version", current.Version);
+        }
+
+        foreach (var blocked in result.Blocked) metrics.Blocked(blocked.Segment, blocked.HeldBy is null ? "cooldown" : "held");
+        if (decision is not null)
+        {
+            decision.SetTag("ruleset.version", current.Version);
+            decision.SetTag("outcome", Outcome(result));
+            foreach (var change in result.Changes)
+            {
+                decision.AddEvent(new ActivityEvent(change.Kind == MembershipChangeKind.Entered ? "segment.entered" : "segment.exited",
+                    tags: new ActivityTagsCollection { ["segment"] = change.Segment, ["group"] = change.Group }));
+            }
+        }
         return result;
     }
+
+    private static string Outcome(EvaluationResult result) =>
+        result.Changes.Count == 0 && result.Blocked.Count == 0
+            ? "unchanged"
+            : string.Join("; ", result.Changes
+                .Select(c => $"{(c.Kind == MembershipChangeKind.Entered ? "entered" : "exited")} {c.Segment}")
+                .Concat(result.Blocked.Select(b => $"{b.Segment} blocked: {b.Reason}")));
 
     private static IEnumerable<object> MembershipEvents(LoadedRuleset current, EvaluationResult result, DateTimeOffset now)
     {

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using JasperFx.Events;
 using JasperFx.Events.Daemon;
 using JasperFx.Events.Projections;
@@ -41,15 +42,24 @@ public sealed class SegmentEventRelay : SubscriptionBase
     private async Task Publish(IEvent stored, CancellationToken cancellationToken)
     {
         var customerId = stored.StreamKey!;
+        // Continues the trace of the decision that appended the event; MassTransit's publish span is its child.
+        using var activity = SegmentationTelemetry.Source.StartActivity(
+            "segmentation.relay", ActivityKind.Internal, SegmentationTelemetry.ParentFrom(stored.Headers));
+        activity?.SetTag("customer.id", customerId);
+        activity?.SetTag("event.sequence", stored.Sequence);
         switch (stored.Data)
         {
             case CustomerEnteredSegment entered:
+                activity?.SetTag("segment", entered.Segment);
+                activity?.SetTag("outcome", "entered");
                 await _bus.Publish(
                     new SegmentEntered(customerId, entered.Segment, entered.Group, entered.Channel, entered.RulesetVersion, entered.At),
                     context => context.MessageId = stored.Id, cancellationToken);
                 _metrics.SegmentEntered(entered.Segment);
                 break;
             case CustomerExitedSegment exited:
+                activity?.SetTag("segment", exited.Segment);
+                activity?.SetTag("outcome", "exited");
                 await _bus.Publish(
                     new SegmentExited(customerId, exited.Segment, exited.Group, exited.Channel, exited.RulesetVersion, exited.At),
                     context => context.MessageId = stored.Id, cancellationToken);

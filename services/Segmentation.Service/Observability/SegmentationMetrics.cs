@@ -12,6 +12,7 @@ public sealed class SegmentationMetrics
     private readonly Counter<long> _exited;
     private readonly Counter<long> _concurrencyRetries;
     private readonly Counter<long> _reevaluated;
+    private readonly Counter<long> _blocked;
     private readonly Histogram<double> _evaluationSeconds;
     private readonly Histogram<double> _relayLagSeconds;
     private readonly Histogram<double> _sweeperLagSeconds;
@@ -26,6 +27,8 @@ public sealed class SegmentationMetrics
             "Decisions retried because another writer committed to the customer's stream first");
         _reevaluated = meter.CreateCounter<long>("segmentation.reevaluation.customers", "{customer}",
             "Customers re-evaluated after a ruleset activation");
+        _blocked = meter.CreateCounter<long>("segmentation.segments.blocked", "{decision}",
+            "Decisions that left a qualifying segment blocked, by segment and reason (held, cooldown)");
         _evaluationSeconds = meter.CreateHistogram<double>("segmentation.evaluation.duration", "s", "Engine time per decision");
         _relayLagSeconds = meter.CreateHistogram<double>("segmentation.relay.lag", "s", "Commit of a membership event to its publish");
         _sweeperLagSeconds = meter.CreateHistogram<double>("segmentation.sweeper.lag", "s", "Due time of a time-triggered evaluation to its run");
@@ -36,6 +39,9 @@ public sealed class SegmentationMetrics
     public void SegmentEntered(string segment) => _entered.Add(1, new KeyValuePair<string, object?>("segment", segment));
 
     public void SegmentExited(string segment) => _exited.Add(1, new KeyValuePair<string, object?>("segment", segment));
+
+    public void Blocked(string segment, string reason) => _blocked.Add(1,
+        new KeyValuePair<string, object?>("segment", segment), new KeyValuePair<string, object?>("reason", reason));
 
     public void ConcurrencyRetry() => _concurrencyRetries.Add(1);
 

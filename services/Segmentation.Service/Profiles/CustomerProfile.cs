@@ -31,6 +31,9 @@ public sealed class CustomerProfile
     /// <summary>When the outcome may change with no new event; the sweeper evaluates the customer then.</summary>
     public DateTimeOffset? NextCheckAt { get; set; }
 
+    /// <summary>Trace context of the decision that set <see cref="NextCheckAt"/>, linked from the time-triggered trace.</summary>
+    public string? NextCheckSetBy { get; set; }
+
     public bool HasRecorded(Guid eventId)
     {
         var id = eventId.ToString();
@@ -58,8 +61,9 @@ public sealed class CustomerProfile
         Segments.Remove(exited.Segment);
     }
 
-    internal void Apply(CustomerEvaluated evaluated)
+    internal void Apply(CustomerEvaluated evaluated, string? traceParent)
     {
+        NextCheckSetBy = traceParent;
         State.Qualifying.Clear();
         State.Qualifying.UnionWith(evaluated.Qualifying);
         Replace(State.RecheckAt, evaluated.RecheckAt);

@@ -23,7 +23,9 @@ public sealed partial class CustomerProfileProjection : SingleStreamProjection<C
 
     public CustomerProfile Apply(CustomerExitedSegment exited, CustomerProfile profile) => Applied(profile, p => p.Apply(exited));
 
-    public CustomerProfile Apply(CustomerEvaluated evaluated, CustomerProfile profile) => Applied(profile, p => p.Apply(evaluated));
+    public CustomerProfile Apply(IEvent<CustomerEvaluated> evaluated, CustomerProfile profile) =>
+        Applied(profile, p => p.Apply(evaluated.Data,
+            evaluated.Headers?.GetValueOrDefault(SegmentationTelemetry.TraceParentHeader)?.ToString()));
 
     private static CustomerProfile Applied(CustomerProfile profile, Action<CustomerProfile> apply)
     {

@@ -24,7 +24,8 @@ public sealed class ServiceUnderTest : IAsyncDisposable
         IsolatedServers servers,
         FakeTimeProvider time,
         Func<SegmentationSettings, SegmentationSettings>? configure = null,
-        IReadOnlyDictionary<string, string?>? configuration = null)
+        IReadOnlyDictionary<string, string?>? configuration = null,
+        Action<IServiceCollection>? services = null)
     {
         var builder = Host.CreateApplicationBuilder();
         builder.Configuration.AddInMemoryCollection(configuration ?? new Dictionary<string, string?>());
@@ -32,7 +33,8 @@ public sealed class ServiceUnderTest : IAsyncDisposable
         if (Environment.GetEnvironmentVariable("SEGMENTATION_TEST_LOGS") == "1") { builder.Logging.AddSimpleConsole(); builder.Logging.SetMinimumLevel(LogLevel.Debug); builder.Logging.AddFilter("Marten", LogLevel.Warning); builder.Logging.AddFilter("MassTransit", LogLevel.Information); builder.Logging.AddFilter("Microsoft", LogLevel.Warning); }
         builder.Services.AddSingleton<TimeProvider>(time);
         var settings = new SegmentationSettings(servers.RabbitMqUrl, servers.PostgresConnection, servers.SchemaName) { Concurrency = 8 };
-        builder.Services.AddSegmentationService(configure?.Invoke(settings) ?? settings);
+        builder.Services.AddSegmentationService(configure?.Invoke(settings) ?? settings, builder.Configuration);
+        services?.Invoke(builder.Services);
         var host = builder.Build();
         await host.StartAsync();
         await host.Services.GetRequiredService<IBusControl>().WaitForHealthStatus(BusHealthStatus.Healthy, TimeSpan.FromSeconds(30));

@@ -29,6 +29,8 @@ public sealed class UpstreamPublisher : IAsyncDisposable
 
     public Task Publish<T>(T message) where T : class => _bus.Publish(message);
 
+    public IPublishEndpoint Endpoint => _bus;
+
     /// <summary>After the broker dropped the connection: waits until the bus has reconnected.</summary>
     public Task WaitUntilConnected() => _bus.WaitForHealthStatus(BusHealthStatus.Healthy, TimeSpan.FromSeconds(60));
 

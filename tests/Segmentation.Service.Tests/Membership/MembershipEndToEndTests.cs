@@ -1,10 +1,7 @@
 using Marten;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
-using Notification.Service.Hosting;
 using Notification.Service.Sending;
 using Segmentation.Service.Tests.Infrastructure;
 using SegmentationEvents.Contracts;
@@ -28,7 +25,7 @@ public sealed class MembershipEndToEndTests(IsolatedServers servers) : IClassFix
     {
         _observer = await SegmentEventObserver.Connect(servers);
         _service = await ServiceUnderTest.Start(servers, _time, s => s with { RulesetPath = ExampleRuleset.Path });
-        _notification = await StartNotificationService();
+        _notification = await NotificationHost.Start(servers, _time);
         _upstream = await UpstreamPublisher.Connect(servers);
     }
 
@@ -99,18 +96,6 @@ public sealed class MembershipEndToEndTests(IsolatedServers servers) : IClassFix
     {
         await using var session = _service.Store.QuerySession();
         return await session.LoadAsync<Segmentation.Service.Profiles.CustomerProfile>(customer);
-    }
-
-    private async Task<IHost> StartNotificationService()
-    {
-        var builder = Host.CreateApplicationBuilder();
-        builder.Logging.ClearProviders();
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["Notification:Cooldowns:contact"] = "1.00:00:00" });
-        builder.Services.AddSingleton<TimeProvider>(_time);
-        builder.Services.AddNotificationService(new NotificationSettings(servers.RabbitMqUrl, servers.PostgresConnection, servers.SchemaName + "_n"));
-        var host = builder.Build();
-        await host.StartAsync();
-        return host;
     }
 
     private static string NewCustomerId() => $"c-{Guid.NewGuid():N}";
