@@ -3,11 +3,6 @@ using SegmentationEvents.ServiceDefaults;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Notification.Service.Sending;
-using OpenTelemetry;
-using OpenTelemetry.Exporter;
-using OpenTelemetry.Metrics;
-using OpenTelemetry.Resources;
-using OpenTelemetry.Trace;
 
 namespace Notification.Service.Hosting;
 
@@ -19,7 +14,8 @@ public static class NotificationServiceRegistration
     /// health checks. Cooldowns come from the <c>Notification:Cooldowns</c> configuration section.
     /// A <see cref="TimeProvider"/> registered before this call (e.g. a FakeTimeProvider) is kept.
     /// </summary>
-    public static IServiceCollection AddNotificationService(this IServiceCollection services, NotificationSettings settings)
+    public static IServiceCollection AddNotificationService(
+        this IServiceCollection services, NotificationSettings settings, IConfiguration? configuration = null)
     {
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton(settings);
@@ -44,14 +40,8 @@ public static class NotificationServiceRegistration
             });
         });
 
-        var telemetry = services.AddOpenTelemetry()
-            .ConfigureResource(resource => resource.AddService("Notification.Service"))
-            .WithTracing(tracing => tracing.AddSource("MassTransit", NotificationMetrics.MeterName))
-            .WithMetrics(metrics => metrics.AddMeter("MassTransit", NotificationMetrics.MeterName));
-        if (settings.OtlpEndpoint is { } endpoint)
-        {
-            telemetry.UseOtlpExporter(OtlpExportProtocol.Grpc, endpoint);
-        }
+        services.AddServiceTelemetry(configuration ?? new ConfigurationBuilder().Build(), "notification-service",
+            [NotificationMetrics.MeterName], [NotificationMetrics.MeterName]);
         return services;
     }
 }

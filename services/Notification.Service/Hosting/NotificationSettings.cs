@@ -26,19 +26,14 @@ public sealed partial record NotificationSettings
     /// <summary>Messages consumed at once (<c>Notification:Concurrency</c>, default 4 per core).</summary>
     public int Concurrency { get; init; } = Environment.ProcessorCount * 4;
 
-    /// <summary>OTLP collector for traces and metrics (OTEL_EXPORTER_OTLP_ENDPOINT); none exports nothing.</summary>
-    public Uri? OtlpEndpoint { get; init; }
-
     public static NotificationSettings FromConfiguration(IConfiguration configuration)
     {
         var rabbit = configuration["RABBITMQ_URL"]
             ?? throw new InvalidOperationException("RABBITMQ_URL is not set, e.g. amqp://seg:seg@127.0.0.1:5672/segmentation (run infra/start.sh)");
         var postgres = configuration["POSTGRES_CONNECTION"]
             ?? throw new InvalidOperationException("POSTGRES_CONNECTION is not set, e.g. Host=127.0.0.1;Username=seg;Password=seg;Database=segmentation (run infra/start.sh)");
-        var otlp = configuration["OTEL_EXPORTER_OTLP_ENDPOINT"];
         return new NotificationSettings(new Uri(rabbit), postgres, configuration["Notification:Schema"] ?? "notification")
         {
-            OtlpEndpoint = string.IsNullOrWhiteSpace(otlp) ? null : new Uri(otlp),
             Concurrency = configuration.GetValue("Notification:Concurrency", Environment.ProcessorCount * 4),
         };
     }
