@@ -1,3 +1,3 @@
 using Segmentation.Cli.Commands;
 
-return SegctlCommand.Create().Parse(args).Invoke();
+return await SegctlCommand.Create().Parse(args).InvokeAsync();
