@@ -1,3 +1,10 @@
 using BenchmarkDotNet.Running;
+using Segmentation.Benchmarks.EndToEnd;
 
-BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+if (args is ["e2e", .. var loadArguments])
+{
+    return await EndToEndLoad.Run(loadArguments);
+}
+
+BenchmarkSwitcher.FromAssembly(typeof(EndToEndLoad).Assembly).Run(args);
+return 0;
