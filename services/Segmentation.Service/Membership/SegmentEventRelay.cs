@@ -17,15 +17,19 @@ namespace Segmentation.Service.Membership;
 /// </summary>
 public sealed class SegmentEventRelay : SubscriptionBase
 {
+    /// <summary>
+    /// Commit timestamps come from PostgreSQL's clock, so relay lag is measured against the wall clock, not against the
+    /// service's domain clock (which tests replace with a fake one).
+    /// </summary>
+    private static readonly TimeProvider WallClock = TimeProvider.System;
+
     private readonly IBus _bus;
     private readonly SegmentationMetrics _metrics;
-    private readonly TimeProvider _time;
 
-    public SegmentEventRelay(IBus bus, SegmentationMetrics metrics, TimeProvider time)
+    public SegmentEventRelay(IBus bus, SegmentationMetrics metrics)
     {
         _bus = bus;
         _metrics = metrics;
-        _time = time;
         Name = "segment-event-relay";
         IncludeType<CustomerEnteredSegment>();
         IncludeType<CustomerExitedSegment>();
@@ -69,6 +73,6 @@ public sealed class SegmentEventRelay : SubscriptionBase
                 return;
         }
 
-        _metrics.RelayLag(_time.GetUtcNow() - stored.Timestamp);
+        _metrics.RelayLag(WallClock.GetUtcNow() - stored.Timestamp);
     }
 }
