@@ -37,6 +37,8 @@ public sealed class TracingTests(IsolatedServers servers, ITestOutputHelper outp
 
         foreach (var span in trace.OrderBy(s => s.StartTimeUtc))
             output.WriteLine($"{span.StartTimeUtc:HH:mm:ss.ffffff} {span.Duration.TotalMilliseconds,8:0.00} ms  {span.Source.Name,-22} {span.Kind,-8} {span.DisplayName}");
+        if (Environment.GetEnvironmentVariable("SEGMENTATION_TRACE_SVG") is { Length: > 0 } picture)
+            await File.WriteAllTextAsync(picture, TraceWaterfall.Svg(trace));
 
         var publish = Single(trace, s => s.Kind == ActivityKind.Producer && s.ParentId is null, "the upstream publish (a root)");
         var consume = Single(trace, s => s.Kind == ActivityKind.Consumer && s.ParentSpanId == publish.SpanId, "the ingestion consume");
