@@ -39,7 +39,7 @@ public sealed class MembershipDecider(
         var result = Decide(activity, current, () => current.Engine.Apply(state, recorded.ToRuleEvent(), now));
 
         stream.AppendOne(recorded);
-        stream.AppendMany(MembershipEvents(current, result, now));
+        stream.AppendMany(MembershipEvents(current, result, now, recorded.OccurredAt));
         await session.SaveChangesAsync(cancellationToken);
         metrics.EventConsumed(recorded.Type);
     }
@@ -54,7 +54,7 @@ public sealed class MembershipDecider(
         var now = Latest(time.GetUtcNow(), stream.Aggregate.State.EvaluatedAt);
         var current = rules.Current;
         var result = Decide(activity, current, () => current.Engine.Evaluate(stream.Aggregate.State.Clone(), now));
-        stream.AppendMany(MembershipEvents(current, result, now));
+        stream.AppendMany(MembershipEvents(current, result, now, causeOccurredAt: null));
         await session.SaveChangesAsync(cancellationToken);
         return true;
     }
@@ -103,14 +103,16 @@ public sealed class MembershipDecider(
                 .Select(c => $"{(c.Kind == MembershipChangeKind.Entered ? "entered" : "exited")} {c.Segment}")
                 .Concat(result.Blocked.Select(b => $"{b.Segment} blocked: {b.Reason}")));
 
-    private static IEnumerable<object> MembershipEvents(LoadedRuleset current, EvaluationResult result, DateTimeOffset now)
+    private static IEnumerable<object> MembershipEvents(
+        LoadedRuleset current, EvaluationResult result, DateTimeOffset now, DateTimeOffset? causeOccurredAt)
     {
         foreach (var change in result.Changes)
         {
             var channel = current.Segment(change.Segment)?.Channel;
             yield return change.Kind == MembershipChangeKind.Entered
                 ? new CustomerEnteredSegment(change.Segment, change.Group, channel, current.Version, change.At,
-                    ClaimsGroup: change.Group is { } group && current.Ruleset.Groups.TryGetValue(group, out var g) && g.Exclusive)
+                    ClaimsGroup: change.Group is { } group && current.Ruleset.Groups.TryGetValue(group, out var g) && g.Exclusive,
+                    causeOccurredAt)
                 : new CustomerExitedSegment(change.Segment, change.Group, channel, current.Version, change.At);
         }
 

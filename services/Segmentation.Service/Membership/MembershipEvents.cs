@@ -5,9 +5,12 @@ namespace Segmentation.Service.Membership;
 /// <summary>
 /// Stored when the engine puts a customer into a segment; relayed to the bus as <c>SegmentEntered</c>.
 /// <paramref name="ClaimsGroup"/>: the entry took the slot of an exclusive group (and starts its cooldown).
+/// <paramref name="CauseOccurredAt"/>: occurrence time of the upstream event that led to it (null when time did),
+/// from which the relay measures the end-to-end lag.
 /// </summary>
 public sealed record CustomerEnteredSegment(
-    string Segment, string? Group, string? Channel, string RulesetVersion, DateTimeOffset At, bool ClaimsGroup);
+    string Segment, string? Group, string? Channel, string RulesetVersion, DateTimeOffset At, bool ClaimsGroup,
+    DateTimeOffset? CauseOccurredAt = null);
 
 /// <summary>Stored when the engine takes a customer out of a segment; relayed to the bus as <c>SegmentExited</c>.</summary>
 public sealed record CustomerExitedSegment(string Segment, string? Group, string? Channel, string RulesetVersion, DateTimeOffset At);

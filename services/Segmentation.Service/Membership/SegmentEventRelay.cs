@@ -60,6 +60,7 @@ public sealed class SegmentEventRelay : SubscriptionBase
                     new SegmentEntered(customerId, entered.Segment, entered.Group, entered.Channel, entered.RulesetVersion, entered.At),
                     context => context.MessageId = stored.Id, cancellationToken);
                 _metrics.SegmentEntered(entered.Segment);
+                _metrics.EndToEndLag(WallClock.GetUtcNow() - (entered.CauseOccurredAt ?? entered.At));
                 break;
             case CustomerExitedSegment exited:
                 activity?.SetTag("segment", exited.Segment);

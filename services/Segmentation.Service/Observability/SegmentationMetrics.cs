@@ -15,6 +15,7 @@ public sealed class SegmentationMetrics
     private readonly Counter<long> _blocked;
     private readonly Histogram<double> _evaluationSeconds;
     private readonly Histogram<double> _relayLagSeconds;
+    private readonly Histogram<double> _endToEndLagSeconds;
     private readonly Histogram<double> _sweeperLagSeconds;
 
     public SegmentationMetrics(IMeterFactory meterFactory)
@@ -31,6 +32,8 @@ public sealed class SegmentationMetrics
             "Decisions that left a qualifying segment blocked, by segment and reason (held, cooldown)");
         _evaluationSeconds = meter.CreateHistogram<double>("segmentation.evaluation.duration", "s", "Engine time per decision");
         _relayLagSeconds = meter.CreateHistogram<double>("segmentation.relay.lag", "s", "Commit of a membership event to its publish");
+        _endToEndLagSeconds = meter.CreateHistogram<double>("segmentation.end_to_end.lag", "s",
+            "Occurrence of the upstream event (or the due time) to the publish of the SegmentEntered it caused");
         _sweeperLagSeconds = meter.CreateHistogram<double>("segmentation.sweeper.lag", "s", "Due time of a time-triggered evaluation to its run");
     }
 
@@ -51,6 +54,8 @@ public sealed class SegmentationMetrics
     public void Evaluation(TimeSpan elapsed) => _evaluationSeconds.Record(elapsed.TotalSeconds);
 
     public void RelayLag(TimeSpan lag) => RecordLag(_relayLagSeconds, lag);
+
+    public void EndToEndLag(TimeSpan lag) => RecordLag(_endToEndLagSeconds, lag);
 
     public void SweeperLag(TimeSpan lag) => RecordLag(_sweeperLagSeconds, lag);
 

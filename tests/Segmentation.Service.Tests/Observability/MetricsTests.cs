@@ -24,6 +24,7 @@ public sealed class MetricsTests(IsolatedServers servers) : IClassFixture<Isolat
         using var entered = Collect<long>("segmentation.segments.entered");
         using var blocked = Collect<long>("segmentation.segments.blocked");
         using var relayLag = Collect<double>("segmentation.relay.lag");
+        using var endToEndLag = Collect<double>("segmentation.end_to_end.lag");
         using var sweeperLag = Collect<double>("segmentation.sweeper.lag");
         await using var upstream = await UpstreamPublisher.Connect(servers);
         await using var observer = await SegmentEventObserver.Connect(servers);
@@ -43,6 +44,7 @@ public sealed class MetricsTests(IsolatedServers servers) : IClassFixture<Isolat
         Assert.Contains(entries, m => (string)m.Tags["segment"]! == "big_spender" && m.Value == 1);
         Assert.Contains(blocked.GetMeasurementSnapshot(), m => (string)m.Tags["segment"]! == "win_back" && (string)m.Tags["reason"]! == "held");
         Assert.NotEmpty(relayLag.GetMeasurementSnapshot());
+        Assert.NotEmpty(endToEndLag.GetMeasurementSnapshot());
 
         var newcomer = "metrics-newcomer";
         await upstream.Publish(new CustomerSignedUp(Guid.NewGuid(), newcomer, Now, "n@example.com", "DE"));
