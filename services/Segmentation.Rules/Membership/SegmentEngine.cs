@@ -287,6 +287,8 @@ public sealed class SegmentEngine
             }
         }
 
+        // Definition order, so changes at one instant come out in the same order whatever marked the segments.
+        work.DirtySegments.Sort((a, b) => a.Index.CompareTo(b.Index));
         var context = work.Context;
         context.Start(state, now);
         foreach (var segment in work.DirtySegments)

@@ -56,6 +56,12 @@ public sealed class RulesetLoader
             Error(new SourceLocation((int)exception.Start.Line, (int)exception.Start.Column), $"invalid YAML: {message}");
             return new RulesetLoadResult(null, errors);
         }
+        catch (ArgumentException exception)
+        {
+            // YamlDotNet rejects some malformed tags with an ArgumentException that carries no position.
+            Error(new SourceLocation(1, 1), $"invalid YAML: {exception.Message}");
+            return new RulesetLoadResult(null, errors);
+        }
 
         if (root is not YamlMappingNode document)
         {
