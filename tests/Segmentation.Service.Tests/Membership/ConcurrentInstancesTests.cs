@@ -4,11 +4,12 @@ using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Time.Testing;
 using Segmentation.Service.Profiles;
 using Segmentation.Service.Tests.Infrastructure;
+using Xunit.Abstractions;
 
 namespace Segmentation.Service.Tests.Membership;
 
 /// <summary>Two service instances race on the same customers; the event log proves the claim held.</summary>
-public sealed class ConcurrentInstancesTests(IsolatedServers servers) : IClassFixture<IsolatedServers>
+public sealed class ConcurrentInstancesTests(IsolatedServers servers, ITestOutputHelper output) : IClassFixture<IsolatedServers>
 {
     private static readonly DateTimeOffset Start = new(2026, 11, 24, 0, 0, 0, TimeSpan.Zero);
 
@@ -47,6 +48,7 @@ public sealed class ConcurrentInstancesTests(IsolatedServers servers) : IClassFi
         Assert.Equal(report.EnteredEventIds.Order(), observed.Order());
 
         var retries = firstRetries.GetMeasurementSnapshot().Sum(m => m.Value) + secondRetries.GetMeasurementSnapshot().Sum(m => m.Value);
+        output.WriteLine($"{history.Count} events, {customers.Count} customers, {report.Entries} entries, {retries} concurrency retries");
         Assert.True(retries > 0, "no concurrency conflict happened: the test did not race");
     }
 
