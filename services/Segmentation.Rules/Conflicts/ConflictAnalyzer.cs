@@ -1,0 +1,210 @@
+using Segmentation.Rules.Rulesets;
+
+namespace Segmentation.Rules.Conflicts;
+
+/// <summary>
+/// Design-time analysis of a ruleset (DESIGN.md "Conflicts"): for every pair of segments in an exclusive group, whether
+/// one customer can satisfy both conditions at the same instant; segments that can never match; segments shadowed by a
+/// higher-priority one of their group; duplicates. Pure and deterministic.
+/// </summary>
+public static class ConflictAnalyzer
+{
+    /// <summary>Beyond this many combinations of alternatives a question is answered "unknown".</summary>
+    private const int MaxCombinations = 4096;
+
+    /// <summary>Models tried per satisfiable combination, and witness attempts per pair in all.</summary>
+    private const int AttemptsPerCombination = 4;
+
+    private const int AttemptsPerPair = 24;
+
+    public static ConflictReport Analyze(Ruleset ruleset)
+    {
+        var forms = new FormCache(ruleset);
+        var findings = new List<ConflictFinding>();
+        var unsatisfiable = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var segment in ruleset.Segments)
+        {
+            if (Empty([forms.Positive(segment)]) is { } why)
+            {
+                unsatisfiable.Add(segment.Name);
+                findings.Add(new ConflictFinding(segment.Group, FindingKind.Unsatisfiable, [segment.Name], $"{segment.Name} can never match: {why}"));
+            }
+        }
+
+        foreach (var group in ruleset.Groups.Values.Where(g => g.Exclusive).OrderBy(g => g.Name, StringComparer.Ordinal))
+        {
+            // Highest priority first, then name: the order in which the engine gives the slot.
+            var members = ruleset.Segments.Where(s => s.Group == group.Name)
+                .OrderByDescending(s => s.Priority).ThenBy(s => s.Name, StringComparer.Ordinal).ToList();
+            var builder = new WitnessBuilder(members);
+            for (var i = 0; i < members.Count; i++)
+            {
+                for (var j = i + 1; j < members.Count; j++)
+                {
+                    var (higher, lower) = (members[i], members[j]);
+                    findings.Add(Pair(ruleset, group, builder, forms, higher, lower));
+                    if (!unsatisfiable.Contains(lower.Name) && Implies(forms, lower, higher))
+                    {
+                        findings.Add(Implies(forms, higher, lower)
+                            ? new ConflictFinding(group.Name, FindingKind.Duplicate, Sorted(higher, lower),
+                                $"{higher.Name} and {lower.Name} match exactly the same customers; {lower.Name} is never entered")
+                            : new ConflictFinding(group.Name, FindingKind.Shadowed, Sorted(higher, lower),
+                                $"{lower.Name} is shadowed by {higher.Name}: every customer who qualifies for {lower.Name} also qualifies for {higher.Name}, "
+                                + $"which wins ({Precedence(higher, lower)}), so {lower.Name} is never entered"));
+                    }
+                }
+            }
+        }
+
+        var rejecting = ruleset.Groups.Values.Where(g => g.Exclusive && g.OnConflict == ConflictPolicy.Reject).Select(g => g.Name)
+            .ToHashSet(StringComparer.Ordinal);
+        var sorted = findings
+            .OrderBy(f => f.Group ?? string.Empty, StringComparer.Ordinal)
+            .ThenBy(f => string.Join("\n", f.Segments), StringComparer.Ordinal)
+            .ThenBy(f => f.Kind)
+            .ToList();
+        return new ConflictReport(sorted, rejecting);
+    }
+
+    private static List<string> Sorted(SegmentRule a, SegmentRule b) => [.. new[] { a.Name, b.Name }.Order(StringComparer.Ordinal)];
+
+    private static string Precedence(SegmentRule higher, SegmentRule lower) => higher.Priority == lower.Priority
+        ? $"equal priority {higher.Priority}, the name decides"
+        : $"priority {higher.Priority} over {lower.Priority}";
+
+    /// <summary>Normal forms of each segment's condition and its negation, computed once.</summary>
+    private sealed class FormCache(Ruleset ruleset)
+    {
+        private readonly Dictionary<(string, bool), NormalForm> forms = [];
+
+        public NormalForm Positive(SegmentRule segment) => Get(segment, negated: false);
+
+        public NormalForm Negative(SegmentRule segment) => Get(segment, negated: true);
+
+        private NormalForm Get(SegmentRule segment, bool negated)
+        {
+            if (!forms.TryGetValue((segment.Name, negated), out var form))
+            {
+                form = ConditionNormalizer.Normalize(segment.Condition, ruleset.Attributes, negated);
+                forms[(segment.Name, negated)] = form;
+            }
+
+            return form;
+        }
+    }
+
+    /// <summary>Every customer satisfying <paramref name="premise"/> satisfies <paramref name="conclusion"/>: premise and not conclusion is empty.</summary>
+    private static bool Implies(FormCache forms, SegmentRule premise, SegmentRule conclusion) =>
+        Empty([forms.Positive(premise), forms.Negative(conclusion)]) is not null;
+
+    /// <summary>Why the conjunction of the forms is empty, or null when that is not proven.</summary>
+    private static string? Empty(IReadOnlyList<NormalForm> conjunction)
+    {
+        var reasons = new List<string>();
+        foreach (var atoms in Combinations(conjunction))
+        {
+            if (atoms is null)
+            {
+                return null;
+            }
+
+            var solver = CubeSolver.Solve(atoms);
+            if (solver.Satisfiable)
+            {
+                return null;
+            }
+
+            reasons.Add(solver.Contradiction!);
+        }
+
+        return Summarize(reasons);
+    }
+
+    private static string Summarize(List<string> reasons)
+    {
+        var distinct = reasons.Distinct(StringComparer.Ordinal).ToList();
+        return distinct.Count == 0 ? "no alternative of the conditions can hold"
+            : string.Join("; ", distinct.Take(3)) + (distinct.Count > 3 ? $"; and {distinct.Count - 3} more" : string.Empty);
+    }
+
+    /// <summary>Each way of picking one alternative from every form, as one list of atoms; a single null when there are too many.</summary>
+    private static IEnumerable<IReadOnlyList<Atom>?> Combinations(IReadOnlyList<NormalForm> conjunction)
+    {
+        var total = conjunction.Aggregate(1L, (product, form) => product * form.Cubes.Count);
+        if (total > MaxCombinations)
+        {
+            yield return null;
+            yield break;
+        }
+
+        IEnumerable<IReadOnlyList<Atom>> combos = [[]];
+        foreach (var form in conjunction)
+        {
+            var current = combos;
+            combos = current.SelectMany(prefix => form.Cubes.Select(cube => (IReadOnlyList<Atom>)[.. prefix, .. cube]));
+        }
+
+        foreach (var combo in combos)
+        {
+            yield return combo;
+        }
+    }
+
+    private static ConflictFinding Pair(Ruleset ruleset, SegmentGroup group, WitnessBuilder builder, FormCache forms, SegmentRule higher, SegmentRule lower)
+    {
+        var segments = Sorted(higher, lower);
+        var both = new[] { forms.Positive(higher), forms.Positive(lower) };
+        var contradictions = new List<string>();
+        var openRegions = new List<string>();
+        var attempts = 0;
+        foreach (var atoms in Combinations(both))
+        {
+            if (atoms is null)
+            {
+                return new ConflictFinding(group.Name, FindingKind.Unknown, segments,
+                    $"the two conditions have more than {MaxCombinations} combinations of alternatives; not analysed");
+            }
+
+            var solver = CubeSolver.Solve(atoms);
+            if (!solver.Satisfiable)
+            {
+                contradictions.Add(solver.Contradiction!);
+                continue;
+            }
+
+            var region = Region(atoms);
+            for (var attempt = 0; attempt < AttemptsPerCombination && attempts < AttemptsPerPair; attempt++, attempts++)
+            {
+                if (solver.PickModel(new ModelPreferences(attempt)) is { } model && builder.Build(model, ruleset, [higher, lower]) is { } witness)
+                {
+                    var policy = group.OnConflict == ConflictPolicy.Reject
+                        ? $"; group {group.Name} rejects conflicts"
+                        : $"; priority: {higher.Name} wins ({Precedence(higher, lower)}), {lower.Name} is blocked";
+                    return new ConflictFinding(group.Name, FindingKind.Conflict, segments, $"customers with {region}{policy}", witness,
+                        group.OnConflict == ConflictPolicy.Priority ? higher.Name : null);
+                }
+            }
+
+            openRegions.Add(region);
+        }
+
+        if (openRegions.Count == 0)
+        {
+            return new ConflictFinding(group.Name, FindingKind.Disjoint, segments, $"no customer satisfies both: {Summarize(contradictions)}");
+        }
+
+        var approximations = both.SelectMany(f => f.Approximations).Distinct(StringComparer.Ordinal).ToList();
+        var why = approximations.Count > 0
+            ? "not analysed: " + string.Join("; ", approximations)
+            : "the bounds allow an overlap but no history built from them was confirmed by the engine";
+        return new ConflictFinding(group.Name, FindingKind.Unknown, segments, $"{why} (possible overlap: {openRegions[0]})");
+    }
+
+    /// <summary>The overlap in words: the distinct constraints of one alternative of each condition.</summary>
+    private static string Region(IReadOnlyList<Atom> atoms)
+    {
+        var texts = atoms.Where(a => a is not NullAtom { IsNull: false } n || !atoms.Any(o => o is not NullAtom && o.Text.Contains(n.Variable.ToString()!, StringComparison.Ordinal)))
+            .Select(a => a.Text).Distinct(StringComparer.Ordinal).ToList();
+        return texts.Count == 0 ? "any history (both conditions always hold)" : string.Join(" and ", texts);
+    }
+}

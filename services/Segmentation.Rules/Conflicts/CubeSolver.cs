@@ -1,0 +1,694 @@
+using Segmentation.Rules.Language;
+
+namespace Segmentation.Rules.Conflicts;
+
+/// <summary>
+/// Decides whether one conjunction of atoms can hold, with the relations the language implies between its variables
+/// (see <see cref="Propagate"/>). Numbers, counts and instants are three difference-bound systems; strings, booleans
+/// and null-ness are per-variable domains. Every relation added is true of every real history, so "unsatisfiable" is a
+/// proof; "satisfiable" is a candidate until a witness history confirms it.
+/// </summary>
+internal sealed class CubeSolver
+{
+    private const int ZeroNode = 0;
+
+    private readonly Dictionary<Variable, int> realNodes = [];
+    private readonly Dictionary<Variable, int> countNodes = [];
+    private readonly Dictionary<Variable, int> timeNodes = [];
+    private readonly List<EventStream> streams = [];
+    private readonly List<PropertyAggregateVariable> propertyAggregates = [];
+    private readonly Dictionary<Variable, bool> isNull = [];
+    private readonly Dictionary<AttributeVariable, TextDomain> texts = [];
+    private readonly Dictionary<AttributeVariable, bool> bools = [];
+    private DifferenceBounds<double> reals;
+    private DifferenceBounds<Int128> counts;
+    private DifferenceBounds<Int128> times;
+
+    /// <summary>Why the conjunction cannot hold, once it is known not to.</summary>
+    public string? Contradiction { get; private set; }
+
+    public bool Satisfiable => Contradiction is null;
+
+    private sealed record TextDomain(IReadOnlySet<string>? Included, IReadOnlySet<string> Excluded);
+
+    private CubeSolver(IEnumerable<Variable> variables)
+    {
+        var all = Close(variables);
+        timeNodes[NowVariable.Instance] = 1;
+        foreach (var variable in all.OrderBy(v => v.ToString(), StringComparer.Ordinal))
+        {
+            switch (variable)
+            {
+                case CountVariable:
+                    countNodes[variable] = countNodes.Count + 1;
+                    break;
+                case OccurrenceVariable:
+                case AttributeVariable { Type: ExprType.Timestamp }:
+                    timeNodes.TryAdd(variable, timeNodes.Count + 1);
+                    break;
+                case PropertyAggregateVariable aggregate:
+                    realNodes[variable] = realNodes.Count + 1;
+                    propertyAggregates.Add(aggregate);
+                    break;
+                case AttributeVariable { Type: ExprType.Number }:
+                    realNodes[variable] = realNodes.Count + 1;
+                    break;
+            }
+        }
+
+        streams.AddRange(all.OfType<CountVariable>().Select(c => c.Stream).Distinct().OrderBy(s => s.ToString(), StringComparer.Ordinal));
+        reals = new DifferenceBounds<double>(realNodes.Count + 1, integral: false);
+        counts = new DifferenceBounds<Int128>(countNodes.Count + 1, integral: true);
+        times = new DifferenceBounds<Int128>(timeNodes.Count + 1, integral: true);
+        AddStaticRelations();
+    }
+
+    private CubeSolver(CubeSolver other)
+    {
+        realNodes = other.realNodes;
+        countNodes = other.countNodes;
+        timeNodes = other.timeNodes;
+        streams = other.streams;
+        propertyAggregates = other.propertyAggregates;
+        isNull = new Dictionary<Variable, bool>(other.isNull);
+        texts = new Dictionary<AttributeVariable, TextDomain>(other.texts);
+        bools = new Dictionary<AttributeVariable, bool>(other.bools);
+        reals = other.reals.Clone();
+        counts = other.counts.Clone();
+        times = other.times.Clone();
+        Contradiction = other.Contradiction;
+    }
+
+    public CubeSolver Clone() => new(this);
+
+    /// <summary>Solves the conjunction of the atoms; the result is <see cref="Satisfiable"/> or says why not.</summary>
+    public static CubeSolver Solve(IEnumerable<Atom> atoms)
+    {
+        var list = atoms as IReadOnlyCollection<Atom> ?? atoms.ToList();
+        var solver = new CubeSolver(list.SelectMany(VariablesOf));
+        foreach (var atom in list)
+        {
+            solver.Apply(atom);
+            if (!solver.Satisfiable)
+            {
+                return solver;
+            }
+        }
+
+        solver.Propagate();
+        return solver;
+    }
+
+    private static IEnumerable<Variable> VariablesOf(Atom atom) => atom switch
+    {
+        NullAtom n => [n.Variable],
+        NumberDifferenceAtom d => new[] { d.X, d.Y }.OfType<Variable>(),
+        TimeDifferenceAtom t => new[] { t.X, t.Y }.OfType<Variable>(),
+        TextAtom t => [t.Variable],
+        BoolAtom b => [b.Variable],
+        _ => [],
+    };
+
+    /// <summary>Adds the variables the implied relations need: each aggregate's counts, the unfiltered stream, first and last.</summary>
+    private static HashSet<Variable> Close(IEnumerable<Variable> variables)
+    {
+        var all = new HashSet<Variable>();
+        var pending = new Stack<Variable>(variables);
+        while (pending.TryPop(out var variable))
+        {
+            if (!all.Add(variable))
+            {
+                continue;
+            }
+
+            foreach (var related in Related(variable))
+            {
+                pending.Push(related);
+            }
+        }
+
+        return all;
+    }
+
+    private static IEnumerable<Variable> Related(Variable variable)
+    {
+        switch (variable)
+        {
+            case CountVariable count:
+                yield return count with { WindowTicks = null };
+                if (count.Property is not null)
+                {
+                    yield return count with { Property = null };
+                }
+
+                if (count.Stream.FilterText is not null)
+                {
+                    yield return count with { Stream = count.Stream with { FilterText = null } };
+                }
+
+                yield return new OccurrenceVariable(AggregateKind.First, count.Stream);
+                yield return new OccurrenceVariable(AggregateKind.Last, count.Stream);
+                break;
+            case PropertyAggregateVariable aggregate:
+                yield return aggregate.Carriers;
+                break;
+            case OccurrenceVariable occurrence:
+                yield return new CountVariable(occurrence.Stream, null);
+                break;
+        }
+    }
+
+    private static readonly Int128 MaxTicks = DateTimeOffset.MaxValue.UtcTicks;
+
+    private void AddStaticRelations()
+    {
+        foreach (var (variable, node) in countNodes)
+        {
+            var count = (CountVariable)variable;
+            counts.Add(ZeroNode, node, 0, false);
+            foreach (var (otherVariable, other) in countNodes)
+            {
+                var wider = (CountVariable)otherVariable;
+                var sameStream = wider.Stream == count.Stream && wider.Property == count.Property;
+                if (sameStream && Narrower(count.WindowTicks, wider.WindowTicks))
+                {
+                    counts.Add(node, other, 0, false);
+                }
+
+                var sameWindow = wider.WindowTicks == count.WindowTicks;
+                if (sameWindow && wider.Stream == count.Stream && count.Property is not null && wider.Property is null)
+                {
+                    counts.Add(node, other, 0, false);
+                }
+
+                if (sameWindow && wider.Property == count.Property && count.Stream.FilterText is not null
+                    && wider.Stream == count.Stream with { FilterText = null })
+                {
+                    counts.Add(node, other, 0, false);
+                }
+            }
+        }
+
+        foreach (var node in timeNodes.Values)
+        {
+            times.Add(node, ZeroNode, MaxTicks, false);
+            times.Add(ZeroNode, node, 0, false);
+        }
+    }
+
+    private static bool Narrower(long? window, long? than) => window is { } w && (than is null || w < than.Value);
+
+    // ---- atoms -------------------------------------------------------------------------------------------------------
+
+    private void Fail(string why) => Contradiction ??= why;
+
+    private void MarkNull(Variable variable, bool value)
+    {
+        if (!variable.Nullable)
+        {
+            if (value)
+            {
+                Fail($"{variable} is never null");
+            }
+
+            return;
+        }
+
+        if (isNull.TryGetValue(variable, out var known))
+        {
+            if (known != value)
+            {
+                Fail($"{variable} cannot be both null and not null");
+            }
+
+            return;
+        }
+
+        isNull[variable] = value;
+    }
+
+    private void Apply(Atom atom)
+    {
+        switch (atom)
+        {
+            case NullAtom n:
+                MarkNull(n.Variable, n.IsNull);
+                break;
+            case NumberDifferenceAtom d:
+                if (d.X is { } dx)
+                {
+                    MarkNull(dx, false);
+                }
+
+                if (d.Y is { } dy)
+                {
+                    MarkNull(dy, false);
+                }
+
+                if (d.X is CountVariable || d.Y is CountVariable)
+                {
+                    var bound = d.Strict ? (Int128)Math.Ceiling(d.Bound) - 1 : (Int128)Math.Floor(d.Bound);
+                    counts.Add(CountNode(d.X), CountNode(d.Y), bound, false);
+                }
+                else
+                {
+                    reals.Add(RealNode(d.X), RealNode(d.Y), d.Bound, d.Strict);
+                }
+
+                break;
+            case TimeDifferenceAtom t:
+                if (t.X is { } tx)
+                {
+                    MarkNull(tx, false);
+                }
+
+                if (t.Y is { } ty)
+                {
+                    MarkNull(ty, false);
+                }
+
+                times.Add(TimeNode(t.X), TimeNode(t.Y), t.Bound, false);
+                break;
+            case TextAtom t:
+                MarkNull(t.Variable, false);
+                var domain = texts.GetValueOrDefault(t.Variable) ?? new TextDomain(null, new HashSet<string>(StringComparer.Ordinal));
+                domain = t.Member
+                    ? domain with { Included = domain.Included is null ? t.Values : domain.Included.Where(t.Values.Contains).ToHashSet(StringComparer.Ordinal) }
+                    : domain with { Excluded = domain.Excluded.Union(t.Values, StringComparer.Ordinal).ToHashSet(StringComparer.Ordinal) };
+                texts[t.Variable] = domain;
+                if (domain.Included is { } included && included.All(domain.Excluded.Contains))
+                {
+                    Fail($"no value of {t.Variable} satisfies {t.Text}");
+                }
+
+                break;
+            case BoolAtom b:
+                MarkNull(b.Variable, false);
+                if (bools.TryGetValue(b.Variable, out var value) && value != b.Value)
+                {
+                    Fail($"{b.Variable} cannot be both true and false");
+                }
+
+                bools[b.Variable] = b.Value;
+                break;
+        }
+
+        CheckBounds();
+    }
+
+    private int CountNode(Variable? variable) => variable is null ? ZeroNode : countNodes[variable];
+
+    private int RealNode(Variable? variable) => variable is null ? ZeroNode : realNodes[variable];
+
+    private int TimeNode(Variable? variable) => variable is null ? ZeroNode : timeNodes[variable];
+
+    private void CheckBounds()
+    {
+        if (!reals.Consistent)
+        {
+            Fail("contradicting bounds on " + Names(reals.NodesOnNegativeCycles(), realNodes));
+        }
+
+        if (!counts.Consistent)
+        {
+            Fail("contradicting bounds on " + Names(counts.NodesOnNegativeCycles(), countNodes));
+        }
+
+        if (!times.Consistent)
+        {
+            Fail("contradicting bounds on " + Names(times.NodesOnNegativeCycles(), timeNodes));
+        }
+    }
+
+    private static string Names(IEnumerable<int> nodes, Dictionary<Variable, int> index)
+    {
+        var names = nodes.Select(n => index.FirstOrDefault(p => p.Value == n).Key?.ToString()).OfType<string>().Distinct().ToList();
+        return names.Count == 0 ? "constants" : string.Join(", ", names);
+    }
+
+    // ---- implied relations -------------------------------------------------------------------------------------------
+
+    private bool? NullStatus(Variable variable) => !variable.Nullable ? false : isNull.TryGetValue(variable, out var value) ? value : null;
+
+    private Int128? CountLower(CountVariable count) => counts.LowerOf(countNodes[count])?.Value;
+
+    private Int128? CountUpper(CountVariable count) => counts.UpperOf(countNodes[count])?.Value;
+
+    /// <summary>
+    /// Applies, until nothing changes, the relations that hold conditionally: a stream has events exactly when its count
+    /// is positive and its first/last are not null; an event in a window makes the last event younger than the window and
+    /// the reverse; the first event outside a window makes the window count smaller than the whole count; min/max/avg are
+    /// null exactly without carrying events, min &lt;= avg &lt;= max, all equal with one event; a sum of nothing is 0.
+    /// </summary>
+    private void Propagate()
+    {
+        var changed = true;
+        for (var round = 0; changed && Satisfiable && round < 32; round++)
+        {
+            changed = false;
+            foreach (var stream in streams)
+            {
+                changed |= PropagateStream(stream);
+            }
+
+            foreach (var aggregate in propertyAggregates)
+            {
+                changed |= PropagateAggregate(aggregate);
+            }
+
+            CheckBounds();
+        }
+    }
+
+    private bool SetNull(Variable variable, bool value)
+    {
+        if (NullStatus(variable) == value)
+        {
+            return false;
+        }
+
+        MarkNull(variable, value);
+        return true;
+    }
+
+    private bool PropagateStream(EventStream stream)
+    {
+        var changed = false;
+        var all = new CountVariable(stream, null);
+        var first = new OccurrenceVariable(AggregateKind.First, stream);
+        var last = new OccurrenceVariable(AggregateKind.Last, stream);
+        var allNode = countNodes[all];
+        var now = timeNodes[NowVariable.Instance];
+        var firstNode = timeNodes[first];
+        var lastNode = timeNodes[last];
+
+        if (CountLower(all) >= 1)
+        {
+            changed |= SetNull(first, false) | SetNull(last, false);
+        }
+
+        if (CountUpper(all) <= 0)
+        {
+            changed |= SetNull(first, true) | SetNull(last, true);
+        }
+
+        var exists = NullStatus(first) == false || NullStatus(last) == false;
+        if (exists)
+        {
+            changed |= SetNull(first, false) | SetNull(last, false);
+            changed |= counts.Add(ZeroNode, allNode, -1, false);
+            changed |= times.Add(lastNode, now, 0, false) | times.Add(firstNode, lastNode, 0, false);
+            if (stream.FilterText is not null)
+            {
+                var unfiltered = stream with { FilterText = null };
+                var unfilteredFirst = timeNodes[new OccurrenceVariable(AggregateKind.First, unfiltered)];
+                var unfilteredLast = timeNodes[new OccurrenceVariable(AggregateKind.Last, unfiltered)];
+                changed |= SetNull(new OccurrenceVariable(AggregateKind.First, unfiltered), false);
+                changed |= SetNull(new OccurrenceVariable(AggregateKind.Last, unfiltered), false);
+                changed |= times.Add(unfilteredFirst, firstNode, 0, false) | times.Add(lastNode, unfilteredLast, 0, false);
+            }
+        }
+        else if (NullStatus(first) == true || NullStatus(last) == true)
+        {
+            changed |= SetNull(first, true) | SetNull(last, true);
+            changed |= counts.Add(allNode, ZeroNode, 0, false);
+        }
+
+        if (!exists)
+        {
+            return changed;
+        }
+
+        foreach (var (variable, node) in countNodes)
+        {
+            if (variable is not CountVariable { WindowTicks: { } window, Property: null } count || count.Stream != stream)
+            {
+                continue;
+            }
+
+            // The last event lies in (now - W, now] exactly when the window holds an event.
+            if (CountLower(count) >= 1)
+            {
+                changed |= times.Add(now, lastNode, window - 1, false);
+            }
+
+            if (CountUpper(count) <= 0)
+            {
+                changed |= times.Add(lastNode, now, -window, false);
+            }
+
+            if (times.Upper(now, lastNode)?.Value <= window - 1)
+            {
+                changed |= counts.Add(ZeroNode, node, -1, false);
+            }
+
+            if (times.Upper(lastNode, now)?.Value <= -window)
+            {
+                changed |= counts.Add(node, ZeroNode, 0, false);
+            }
+
+            // The first event lies in the window exactly when the window holds every event.
+            if (times.Upper(now, firstNode)?.Value <= window - 1)
+            {
+                changed |= counts.Add(allNode, node, 0, false);
+            }
+
+            if (times.Upper(firstNode, now)?.Value <= -window)
+            {
+                changed |= counts.Add(node, allNode, -1, false);
+            }
+
+            if (counts.Upper(allNode, node)?.Value <= 0)
+            {
+                changed |= times.Add(now, firstNode, window - 1, false);
+            }
+
+            if (counts.Upper(node, allNode)?.Value <= -1)
+            {
+                changed |= times.Add(firstNode, now, -window, false);
+            }
+        }
+
+        return changed;
+    }
+
+    private bool PropagateAggregate(PropertyAggregateVariable aggregate)
+    {
+        var changed = false;
+        var carriers = aggregate.Carriers;
+        var carriersNode = countNodes[carriers];
+        var node = realNodes[aggregate];
+        if (aggregate.Kind == AggregateKind.Sum)
+        {
+            if (CountUpper(carriers) <= 0)
+            {
+                changed |= reals.AddRange(node, ZeroNode, new Bound<double>(0, false), new Bound<double>(0, false));
+            }
+
+            var excludesZero = reals.LowerOf(node) is { } low && (low.Value > 0 || (low.Value == 0 && low.Strict))
+                || reals.UpperOf(node) is { } high && (high.Value < 0 || (high.Value == 0 && high.Strict));
+            if (excludesZero)
+            {
+                changed |= counts.Add(ZeroNode, carriersNode, -1, false);
+            }
+
+            return changed;
+        }
+
+        switch (NullStatus(aggregate))
+        {
+            case false:
+                changed |= counts.Add(ZeroNode, carriersNode, -1, false);
+                break;
+            case true:
+                changed |= counts.Add(carriersNode, ZeroNode, 0, false);
+                break;
+        }
+
+        if (CountLower(carriers) >= 1)
+        {
+            changed |= SetNull(aggregate, false);
+        }
+        else if (CountUpper(carriers) <= 0)
+        {
+            changed |= SetNull(aggregate, true);
+        }
+
+        if (NullStatus(aggregate) != false)
+        {
+            return changed;
+        }
+
+        var single = CountUpper(carriers) <= 1;
+        foreach (var other in propertyAggregates)
+        {
+            if (other == aggregate || other.Stream != aggregate.Stream || other.Property != aggregate.Property
+                || other.WindowTicks != aggregate.WindowTicks || (other.Kind != AggregateKind.Sum && NullStatus(other) != false))
+            {
+                continue;
+            }
+
+            var otherNode = realNodes[other];
+            if (single)
+            {
+                changed |= reals.AddRange(node, otherNode, new Bound<double>(0, false), new Bound<double>(0, false));
+            }
+            else if (Rank(aggregate.Kind) < Rank(other.Kind) && other.Kind != AggregateKind.Sum)
+            {
+                changed |= reals.Add(node, otherNode, 0, false);
+            }
+        }
+
+        return changed;
+    }
+
+    private static int Rank(AggregateKind kind) => kind switch
+    {
+        AggregateKind.Min => 0,
+        AggregateKind.Avg => 1,
+        AggregateKind.Max => 2,
+        _ => 3,
+    };
+
+    // ---- models ------------------------------------------------------------------------------------------------------
+
+    /// <summary>
+    /// Picks a value for every constrained variable, one at a time, re-propagating after each so later choices respect
+    /// earlier ones. <paramref name="choose"/> varies the preferences between attempts. Null when a choice leads to a
+    /// contradiction that the bounds did not show (rare; the caller then tries other preferences or gives up).
+    /// </summary>
+    public CubeModel? PickModel(ModelPreferences choose)
+    {
+        var solver = Clone();
+        var model = new CubeModel();
+        // A sum beside an average of the same events is their product with the count, so it is derived once counts are known.
+        var derivedSums = realNodes.Keys.OfType<PropertyAggregateVariable>()
+            .Where(sum => sum.Kind == AggregateKind.Sum && solver.NullStatus(sum with { Kind = AggregateKind.Avg }) == false
+                && realNodes.ContainsKey(sum with { Kind = AggregateKind.Avg }))
+            .ToList();
+        foreach (var (variable, node) in realNodes.OrderBy(p => p.Value))
+        {
+            if (solver.NullStatus(variable) != false || derivedSums.Contains(variable))
+            {
+                continue;
+            }
+
+            var value = choose.Real(solver.reals.LowerOf(node), solver.reals.UpperOf(node));
+            solver.reals.AddRange(node, ZeroNode, new Bound<double>(value, false), new Bound<double>(value, false));
+            solver.Propagate();
+            if (!solver.Satisfiable || !solver.reals.Consistent)
+            {
+                return null;
+            }
+
+            model.Numbers[variable] = value;
+        }
+
+        // Plain counts first (the fewest events that work), then how many of them carry a property (as many as allowed).
+        foreach (var (variable, node) in countNodes.OrderBy(p => ((CountVariable)p.Key).Property is null ? 0 : 1).ThenBy(p => p.Value))
+        {
+            var count = (CountVariable)variable;
+            var low = solver.counts.LowerOf(node)?.Value ?? 0;
+            var high = solver.counts.UpperOf(node)?.Value;
+            var value = count.Property is null ? choose.Count(low, high) : high ?? low;
+            if (value > CubeModel.MaxEvents)
+            {
+                return null;
+            }
+
+            solver.counts.AddRange(node, ZeroNode, new Bound<Int128>(value, false), new Bound<Int128>(value, false));
+            solver.Propagate();
+            if (!solver.Satisfiable)
+            {
+                return null;
+            }
+
+            model.Counts[count] = (int)value;
+        }
+
+        foreach (var sum in derivedSums)
+        {
+            var value = model.Numbers[sum with { Kind = AggregateKind.Avg }] * model.Counts[sum.Carriers];
+            solver.reals.AddRange(realNodes[sum], ZeroNode, new Bound<double>(value, false), new Bound<double>(value, false));
+            if (!solver.reals.Consistent)
+            {
+                return null;
+            }
+
+            model.Numbers[sum] = value;
+        }
+
+        var nowNode = timeNodes[NowVariable.Instance];
+        var order = timeNodes
+            .OrderBy(p => p.Key switch { NowVariable => 0, OccurrenceVariable { Kind: AggregateKind.Last } => 1, OccurrenceVariable => 2, _ => 3 })
+            .ThenBy(p => p.Value);
+        foreach (var (variable, node) in order)
+        {
+            if (solver.NullStatus(variable) != false)
+            {
+                continue;
+            }
+
+            var low = solver.times.LowerOf(node)?.Value ?? 0;
+            var high = solver.times.UpperOf(node)?.Value ?? MaxTicks;
+            var preferred = variable switch
+            {
+                NowVariable => (Int128)ModelPreferences.Anchor.UtcTicks,
+                OccurrenceVariable { Kind: AggregateKind.First } first when model.Times.TryGetValue(first with { Kind = AggregateKind.Last }, out var lastAt) => lastAt,
+                _ => model.Times.GetValueOrDefault(NowVariable.Instance, ModelPreferences.Anchor.UtcTicks),
+            };
+            var value = choose.Instant(variable, preferred, low, high);
+            solver.times.AddRange(node, ZeroNode, new Bound<Int128>(value, false), new Bound<Int128>(value, false));
+            solver.Propagate();
+            if (!solver.Satisfiable)
+            {
+                return null;
+            }
+
+            model.Times[variable] = (long)value;
+        }
+
+        if (!model.Times.ContainsKey(NowVariable.Instance))
+        {
+            model.Times[NowVariable.Instance] = (long)(solver.times.LowerOf(nowNode)?.Value ?? ModelPreferences.Anchor.UtcTicks);
+        }
+
+        foreach (var (variable, domain) in solver.texts)
+        {
+            model.Texts[variable] = domain.Included?.Where(v => !domain.Excluded.Contains(v)).Order(StringComparer.Ordinal).First()
+                ?? FreshText(domain.Excluded);
+        }
+
+        foreach (var (variable, value) in solver.bools)
+        {
+            model.Bools[variable] = value;
+        }
+
+        // Attributes that must be present but have no other constraint get any value.
+        foreach (var variable in solver.isNull.Where(p => !p.Value).Select(p => p.Key))
+        {
+            switch (variable)
+            {
+                case AttributeVariable { Type: ExprType.String } text when !model.Texts.ContainsKey(text):
+                    model.Texts[text] = FreshText(new HashSet<string>());
+                    break;
+                case AttributeVariable { Type: ExprType.Bool } flag when !model.Bools.ContainsKey(flag):
+                    model.Bools[flag] = true;
+                    break;
+            }
+        }
+
+        return model;
+    }
+
+    private static string FreshText(IReadOnlySet<string> excluded)
+    {
+        var candidate = "other";
+        for (var i = 2; excluded.Contains(candidate); i++)
+        {
+            candidate = "other" + i;
+        }
+
+        return candidate;
+    }
+}

@@ -1,0 +1,132 @@
+using System.Numerics;
+
+namespace Segmentation.Rules.Conflicts;
+
+/// <summary>An upper bound on a difference: <c>x - y &lt;= Value</c>, or <c>&lt;</c> when <see cref="Strict"/>.</summary>
+internal readonly record struct Bound<T>(T Value, bool Strict) where T : struct, INumber<T>
+{
+    public static Bound<T> operator +(Bound<T> a, Bound<T> b) => new(a.Value + b.Value, a.Strict || b.Strict);
+
+    public bool IsTighterThan(Bound<T> other) => Value < other.Value || (Value == other.Value && Strict && !other.Strict);
+}
+
+/// <summary>
+/// A difference-bound matrix: constraints <c>x_i - x_j &lt;= c</c> (or &lt; c) between nodes, node 0 being the constant
+/// zero, kept closed under shortest paths so each entry is the tightest bound implied. Unsatisfiable exactly when a cycle
+/// is negative. For integer nodes a strict bound <c>&lt; c</c> is stored as <c>&lt;= c - 1</c>, which makes the closure exact
+/// over the integers as well.
+/// </summary>
+internal sealed class DifferenceBounds<T> where T : struct, INumber<T>
+{
+    private readonly bool integral;
+    private readonly Bound<T>?[,] bounds;
+
+    public DifferenceBounds(int nodes, bool integral)
+    {
+        this.integral = integral;
+        bounds = new Bound<T>?[nodes, nodes];
+        for (var i = 0; i < nodes; i++)
+        {
+            bounds[i, i] = new Bound<T>(T.Zero, false);
+        }
+    }
+
+    private DifferenceBounds(DifferenceBounds<T> other)
+    {
+        integral = other.integral;
+        bounds = (Bound<T>?[,])other.bounds.Clone();
+        Consistent = other.Consistent;
+    }
+
+    public int Count => bounds.GetLength(0);
+
+    public bool Consistent { get; private set; } = true;
+
+    public DifferenceBounds<T> Clone() => new(this);
+
+    /// <summary>The tightest known bound on <c>x_i - x_j</c>; null when unbounded.</summary>
+    public Bound<T>? Upper(int i, int j) => bounds[i, j];
+
+    /// <summary>Adds <c>x_i - x_j &lt;= value</c> (&lt; when strict) and closes; returns true when this tightened anything.</summary>
+    public bool Add(int i, int j, T value, bool strict)
+    {
+        if (integral && strict)
+        {
+            value -= T.One;
+            strict = false;
+        }
+
+        var bound = new Bound<T>(value, strict);
+        if (bounds[i, j] is { } existing && !bound.IsTighterThan(existing))
+        {
+            return false;
+        }
+
+        var n = Count;
+        for (var p = 0; p < n; p++)
+        {
+            if (bounds[p, i] is not { } toI)
+            {
+                continue;
+            }
+
+            for (var q = 0; q < n; q++)
+            {
+                if (bounds[j, q] is not { } fromJ)
+                {
+                    continue;
+                }
+
+                var through = toI + bound + fromJ;
+                if (bounds[p, q] is not { } current || through.IsTighterThan(current))
+                {
+                    bounds[p, q] = through;
+                }
+            }
+        }
+
+        for (var p = 0; p < n; p++)
+        {
+            if (bounds[p, p] is { } diagonal && diagonal.IsTighterThan(new Bound<T>(T.Zero, false)))
+            {
+                Consistent = false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>Adds <c>low &lt;= x_i - x_j &lt;= high</c> with the given strictness on each side (null: unbounded).</summary>
+    public bool AddRange(int i, int j, Bound<T>? low, Bound<T>? high)
+    {
+        var changed = false;
+        if (high is { } h)
+        {
+            changed |= Add(i, j, h.Value, h.Strict);
+        }
+
+        if (low is { } l)
+        {
+            changed |= Add(j, i, -l.Value, l.Strict);
+        }
+
+        return changed;
+    }
+
+    /// <summary>Lower bound of node i against zero: <c>x_i &gt;= -upper(0, i)</c>.</summary>
+    public Bound<T>? LowerOf(int i) => bounds[0, i] is { } b ? new Bound<T>(-b.Value, b.Strict) : null;
+
+    public Bound<T>? UpperOf(int i) => bounds[i, 0];
+
+    /// <summary>Nodes lying on a negative cycle, to say what contradicts what.</summary>
+    public IEnumerable<int> NodesOnNegativeCycles()
+    {
+        for (var p = 0; p < Count; p++)
+        {
+            if (bounds[p, p] is { } diagonal && diagonal.IsTighterThan(new Bound<T>(T.Zero, false)))
+            {
+                yield return p;
+            }
+        }
+    }
+}

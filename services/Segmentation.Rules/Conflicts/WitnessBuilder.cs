@@ -1,0 +1,434 @@
+using System.Globalization;
+using Segmentation.Rules.Evaluation;
+using Segmentation.Rules.Language;
+using Segmentation.Rules.Membership;
+using Segmentation.Rules.Rulesets;
+
+namespace Segmentation.Rules.Conflicts;
+
+/// <summary>
+/// Turns a model of a conjunction into a concrete event history, then has the real engine replay it and evaluate the
+/// segments' conditions at the chosen instant. Only a history the engine confirms is ever returned.
+/// </summary>
+internal sealed class WitnessBuilder
+{
+    public const string CustomerId = "witness";
+
+    private static readonly ExpressionCompiler FilterCompiler = new(new Dictionary<string, AttributeType>());
+
+    private readonly Dictionary<string, Evaluator> filters = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, List<Expr>> filterLiterals = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, HashSet<string>> filterProperties = new(StringComparer.Ordinal);
+
+    public WitnessBuilder(IEnumerable<SegmentRule> segments)
+    {
+        foreach (var aggregate in segments.SelectMany(s => s.Condition.DescendantsAndSelf()).OfType<EventAggregate>())
+        {
+            if (aggregate.Filter is { } filter && filters.TryAdd(CanonicalText.Of(filter), FilterCompiler.Compile(filter).Evaluate))
+            {
+                var text = CanonicalText.Of(filter);
+                filterLiterals[text] = [.. filter.DescendantsAndSelf().Where(e => e is NumberLiteral or StringLiteral or BoolLiteral)];
+                filterProperties[text] = [.. filter.DescendantsAndSelf().OfType<NameRef>().Select(n => n.Name)];
+            }
+        }
+    }
+
+    /// <summary>A history, confirmed by the engine, in which every one of <paramref name="segments"/> qualifies at the returned instant.</summary>
+    public ConflictWitness? Build(CubeModel model, Ruleset ruleset, IReadOnlyList<SegmentRule> segments)
+    {
+        var events = Events(model);
+        if (events is null)
+        {
+            return null;
+        }
+
+        var at = new DateTimeOffset(model.Now, TimeSpan.Zero);
+        return Confirms(ruleset, segments, events, at) ? new ConflictWitness(at, events) : null;
+    }
+
+    /// <summary>Replays the history through the real engine and asks it whether each condition holds at the instant.</summary>
+    public static bool Confirms(Ruleset ruleset, IReadOnlyList<SegmentRule> segments, IReadOnlyList<CustomerEvent> events, DateTimeOffset at)
+    {
+        var engine = new SegmentEngine(ruleset with { Segments = segments });
+        var state = engine.Replay(CustomerId, events, at).State;
+        return segments.All(segment => engine.Explain(state, segment.Name, at).ConditionHolds);
+    }
+
+    /// <summary>One event under construction: its age (ticks before now), the filters it must pass, and its properties.</summary>
+    private sealed class DraftEvent(string type, long age, string? filter)
+    {
+        public string Type { get; } = type;
+
+        public long Age { get; } = age;
+
+        public string? Filter { get; } = filter;
+
+        public Dictionary<string, Value> Properties { get; } = new(StringComparer.Ordinal);
+
+        public HashSet<string> Absent { get; } = new(StringComparer.Ordinal);
+
+        public bool Decided(string property) => Properties.ContainsKey(property) || Absent.Contains(property);
+    }
+
+    private List<CustomerEvent>? Events(CubeModel model)
+    {
+        var drafts = new List<DraftEvent>();
+        foreach (var type in model.Counts.Keys.Select(c => c.Stream.EventType).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal))
+        {
+            var ofType = EventsOf(type, model);
+            if (ofType is null || !AssignAmounts(type, ofType, model) || !SatisfyFilters(type, ofType))
+            {
+                return null;
+            }
+
+            drafts.AddRange(ofType);
+        }
+
+        if (drafts.Count > CubeModel.MaxEvents || !SetAttributes(model, drafts))
+        {
+            return null;
+        }
+
+        var now = model.Now;
+        if (drafts.Any(d => d.Age > now || d.Age < 0))
+        {
+            return null;
+        }
+
+        var ordered = drafts.OrderByDescending(d => d.Age).ThenBy(d => d.Type, StringComparer.Ordinal).ToList();
+        return [.. ordered.Select((d, i) => new CustomerEvent
+        {
+            EventId = $"w{i + 1:D3}",
+            Type = d.Type,
+            OccurredAt = new DateTimeOffset(now - d.Age, TimeSpan.Zero),
+            Properties = d.Properties,
+        })];
+    }
+
+    // ---- placing events in time --------------------------------------------------------------------------------------
+
+    private static List<DraftEvent>? EventsOf(string type, CubeModel model)
+    {
+        var unfiltered = new EventStream(type, null);
+        var events = new List<DraftEvent>();
+        foreach (var stream in model.Counts.Keys.Where(c => c.Stream.EventType == type && c.Stream.FilterText is not null).Select(c => c.Stream).Distinct())
+        {
+            var ages = Place(Bands(model, stream, []), LastAge(model, stream), FirstAge(model, stream));
+            if (ages is null)
+            {
+                return null;
+            }
+
+            events.AddRange(ages.Select(age => new DraftEvent(type, age, stream.FilterText)));
+        }
+
+        // Events of the unfiltered stream that no filtered stream accounts for, placed where the unfiltered counts need them.
+        var bands = Bands(model, unfiltered, events);
+        if (bands is null)
+        {
+            return null;
+        }
+
+        var youngest = events.Count == 0 ? (long?)null : events.Min(e => e.Age);
+        var oldest = events.Count == 0 ? (long?)null : events.Max(e => e.Age);
+        var last = LastAge(model, unfiltered);
+        var first = FirstAge(model, unfiltered);
+        var extras = Place(bands, last == youngest ? null : last, first == oldest ? null : first);
+        if (extras is null)
+        {
+            return null;
+        }
+
+        events.AddRange(extras.Select(age => new DraftEvent(type, age, null)));
+        return events;
+    }
+
+    private static long? LastAge(CubeModel model, EventStream stream) =>
+        model.Times.TryGetValue(new OccurrenceVariable(AggregateKind.Last, stream), out var at) ? model.Now - at : null;
+
+    private static long? FirstAge(CubeModel model, EventStream stream) =>
+        model.Times.TryGetValue(new OccurrenceVariable(AggregateKind.First, stream), out var at) ? model.Now - at : null;
+
+    /// <summary>Age bands [from, to) with how many events each needs, from the stream's counts per window, less those already placed.</summary>
+    private static List<(long From, long To, int Count)>? Bands(CubeModel model, EventStream stream, List<DraftEvent> placed)
+    {
+        var windows = model.Counts
+            .Where(p => p.Key.Stream == stream && p.Key.Property is null)
+            .Select(p => (Window: p.Key.WindowTicks ?? long.MaxValue, p.Value))
+            .OrderBy(p => p.Window)
+            .ToList();
+        var bands = new List<(long, long, int)>();
+        long from = 0;
+        var before = 0;
+        foreach (var (window, total) in windows)
+        {
+            var already = placed.Count(e => e.Age >= from && e.Age < window);
+            var needed = total - before - already;
+            if (needed < 0)
+            {
+                return null;
+            }
+
+            bands.Add((from, window, needed));
+            from = window;
+            before = total;
+        }
+
+        return bands;
+    }
+
+    /// <summary>
+    /// Ages for the events of the bands: as young as the band and <paramref name="lastAge"/> allow, with the oldest at
+    /// <paramref name="firstAge"/> when given.
+    /// </summary>
+    private static List<long>? Place(List<(long From, long To, int Count)>? bands, long? lastAge, long? firstAge)
+    {
+        if (bands is null)
+        {
+            return null;
+        }
+
+        var ages = new List<long>();
+        var nonEmpty = bands.Where(b => b.Count > 0).ToList();
+        for (var i = 0; i < nonEmpty.Count; i++)
+        {
+            var (from, to, count) = nonEmpty[i];
+            var low = Math.Max(from, lastAge ?? 0);
+            var high = Math.Min(to - 1, firstAge ?? long.MaxValue);
+            if (low > high)
+            {
+                return null;
+            }
+
+            for (var k = 0; k < count; k++)
+            {
+                var oldestOfAll = i == nonEmpty.Count - 1 && k == count - 1;
+                ages.Add(oldestOfAll && firstAge is { } f && f >= low && f <= high && (ages.Count > 0 || lastAge is null || lastAge == f) ? f : low);
+            }
+        }
+
+        return ages;
+    }
+
+    // ---- property values ---------------------------------------------------------------------------------------------
+
+    private static bool AssignAmounts(string type, List<DraftEvent> events, CubeModel model)
+    {
+        var targets = model.Numbers.Keys.OfType<PropertyAggregateVariable>().Where(a => a.Stream.EventType == type)
+            .Select(a => (a.Stream, a.Property)).Distinct()
+            .OrderBy(p => p.Stream.FilterText is null ? 1 : 0).ThenBy(p => p.Stream.ToString(), StringComparer.Ordinal).ThenBy(p => p.Property, StringComparer.Ordinal);
+        foreach (var (stream, property) in targets)
+        {
+            var members = events.Where(e => stream.FilterText is null || e.Filter == stream.FilterText).OrderBy(e => e.Age).ToList();
+            var windows = model.Counts.Keys.Where(c => c.Stream == stream && c.Property == property)
+                .Select(c => c.WindowTicks).Distinct().OrderBy(w => w ?? long.MaxValue).ToList();
+            foreach (var window in windows)
+            {
+                var inWindow = members.Where(e => e.Age < (window ?? long.MaxValue)).ToList();
+                var carriers = model.Counts[new CountVariable(stream, window, property)];
+                var open = inWindow.Where(e => !e.Decided(property)).ToList();
+                var carrying = inWindow.Count(e => e.Properties.ContainsKey(property));
+                var newCarriers = open.Take(Math.Max(0, carriers - carrying)).ToList();
+                foreach (var e in open.Skip(newCarriers.Count))
+                {
+                    e.Absent.Add(property);
+                }
+
+                var previous = inWindow.Where(e => e.Properties.ContainsKey(property)).Select(e => e.Properties[property].AsNumber).ToList();
+                var values = Amounts(newCarriers.Count, previous, Target(model, AggregateKind.Sum), Target(model, AggregateKind.Min),
+                    Target(model, AggregateKind.Max), Target(model, AggregateKind.Avg), carriers);
+                for (var i = 0; i < newCarriers.Count; i++)
+                {
+                    newCarriers[i].Properties[property] = Value.FromNumber(values[i]);
+                }
+
+                double? Target(CubeModel m, AggregateKind kind) =>
+                    m.Numbers.TryGetValue(new PropertyAggregateVariable(kind, stream, property, window), out var v) ? v : null;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>Values for <paramref name="count"/> new amounts so that, with the previous ones, the window hits its targets.</summary>
+    private static double[] Amounts(int count, List<double> previous, double? sum, double? min, double? max, double? avg, int carriers)
+    {
+        var values = new double?[count];
+        var next = 0;
+        if (min is { } m && next < count && (previous.Count == 0 || previous.Min() > m))
+        {
+            values[next++] = m;
+        }
+
+        if (max is { } x && next < count && (previous.Count == 0 || previous.Max() < x) && !(next == 1 && values[0] == x))
+        {
+            values[next++] = x;
+        }
+
+        var total = sum ?? (avg is { } a ? a * carriers : null);
+        var free = count - next;
+        if (free > 0)
+        {
+            var fill = total is { } t ? (t - previous.Sum() - values.Sum(v => v ?? 0)) / free : min ?? max ?? avg ?? 1;
+            for (var i = next; i < count; i++)
+            {
+                values[i] = fill;
+            }
+        }
+
+        return [.. values.Select(v => v ?? 0)];
+    }
+
+    /// <summary>
+    /// Fills the properties the filters read so each event passes exactly its own stream's filter (and an unfiltered one
+    /// none), by trying the literals of the filters and their neighbours.
+    /// </summary>
+    private bool SatisfyFilters(string type, List<DraftEvent> events)
+    {
+        var relevant = events.SelectMany(e => e.Filter is null ? [] : new[] { e.Filter }).Distinct(StringComparer.Ordinal).ToList();
+        if (relevant.Count == 0)
+        {
+            return true;
+        }
+
+        var context = new EvaluationContext();
+        foreach (var draft in events)
+        {
+            var properties = relevant.SelectMany(f => filterProperties[f]).Distinct(StringComparer.Ordinal)
+                .Where(p => !draft.Decided(p)).Order(StringComparer.Ordinal).ToList();
+            var candidates = properties.Select(_ => Candidates(relevant)).ToList();
+            var found = false;
+            foreach (var combination in Combinations(candidates, 4096))
+            {
+                var trial = new Dictionary<string, Value>(draft.Properties, StringComparer.Ordinal);
+                for (var i = 0; i < properties.Count; i++)
+                {
+                    if (!combination[i].IsNull)
+                    {
+                        trial[properties[i]] = combination[i];
+                    }
+                }
+
+                context.Current = new CustomerEvent { EventId = "probe", Type = type, OccurredAt = DateTimeOffset.UnixEpoch, Properties = trial };
+                if (relevant.All(f => filters[f](context).AsBool == (f == draft.Filter)))
+                {
+                    foreach (var (name, value) in trial)
+                    {
+                        draft.Properties[name] = value;
+                    }
+
+                    found = true;
+                    break;
+                }
+            }
+
+            if (!found)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private List<Value> Candidates(List<string> relevantFilters)
+    {
+        var values = new List<Value> { Value.Null };
+        foreach (var literal in relevantFilters.SelectMany(f => filterLiterals[f]))
+        {
+            switch (literal)
+            {
+                case NumberLiteral n:
+                    values.AddRange([Value.FromNumber(n.Value), Value.FromNumber(n.Value + 1), Value.FromNumber(n.Value - 1)]);
+                    break;
+                case StringLiteral s:
+                    values.AddRange([Value.FromString(s.Value), Value.FromString(s.Value + "_other")]);
+                    break;
+                case BoolLiteral:
+                    values.AddRange([Value.True, Value.False]);
+                    break;
+            }
+        }
+
+        return [.. values.Distinct()];
+    }
+
+    private static IEnumerable<Value[]> Combinations(List<List<Value>> candidates, int limit)
+    {
+        var indices = new int[candidates.Count];
+        for (var produced = 0; produced < limit; produced++)
+        {
+            yield return [.. indices.Select((index, i) => candidates[i][index])];
+            var position = 0;
+            while (position < indices.Length && ++indices[position] == candidates[position].Count)
+            {
+                indices[position++] = 0;
+            }
+
+            if (position == indices.Length)
+            {
+                yield break;
+            }
+        }
+    }
+
+    /// <summary>Attribute values go on one ProfileUpdated event at the evaluation instant (or the latest one already placed).</summary>
+    private static bool SetAttributes(CubeModel model, List<DraftEvent> drafts)
+    {
+        var values = new Dictionary<string, Value>(StringComparer.Ordinal);
+        foreach (var (variable, number) in model.Numbers)
+        {
+            if (variable is AttributeVariable attribute)
+            {
+                values[attribute.Name] = Value.FromNumber(number);
+            }
+        }
+
+        foreach (var (variable, ticks) in model.Times)
+        {
+            if (variable is AttributeVariable attribute)
+            {
+                values[attribute.Name] = Value.FromString(Value.FormatTimestamp(new DateTimeOffset(ticks, TimeSpan.Zero)));
+            }
+        }
+
+        foreach (var (variable, text) in model.Texts)
+        {
+            values[variable.Name] = Value.FromString(text);
+        }
+
+        foreach (var (variable, flag) in model.Bools)
+        {
+            values[variable.Name] = Value.FromBool(flag);
+        }
+
+        if (values.Count == 0)
+        {
+            return true;
+        }
+
+        var carrier = drafts.Where(d => d.Type == Ruleset.ProfileUpdated).OrderBy(d => d.Age).FirstOrDefault();
+        if (carrier is null)
+        {
+            if (model.Counts.Keys.Any(c => c.Stream.EventType == Ruleset.ProfileUpdated))
+            {
+                // The conditions count ProfileUpdated events; one more for the attributes would change those counts.
+                return false;
+            }
+
+            carrier = new DraftEvent(Ruleset.ProfileUpdated, 0, null);
+            drafts.Add(carrier);
+        }
+
+        foreach (var (name, value) in values)
+        {
+            carrier.Properties[name] = value;
+        }
+
+        return true;
+    }
+
+    internal static string Describe(CustomerEvent e) =>
+        $"{e.Type} at {Value.FormatTimestamp(e.OccurredAt)}" + (e.Properties.Count == 0 ? string.Empty
+            : " {" + string.Join(", ", e.Properties.Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.Key}: {p.Value}"))) + "}");
+}
