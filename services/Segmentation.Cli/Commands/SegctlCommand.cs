@@ -9,8 +9,10 @@ public static class SegctlCommand
         var root = new RootCommand("segctl: validate segmentation rulesets and evaluate them over an event history");
         root.Subcommands.Add(ValidateCommand.Create());
         root.Subcommands.Add(EvaluateCommand.Create());
+        root.Subcommands.Add(ConflictsCommand.Create());
         root.Subcommands.Add(PublishCommand.Create());
         root.Subcommands.Add(CustomerCommand.Create());
+        root.Subcommands.Add(SimulateCommand.Create());
         return root;
     }
 

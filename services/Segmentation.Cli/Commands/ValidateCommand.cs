@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Segmentation.Rules.Conflicts;
 using Segmentation.Rules.Rulesets;
 
 namespace Segmentation.Cli.Commands;
@@ -27,6 +28,18 @@ internal static class ValidateCommand
                     output.WriteLine(problem);
                 }
 
+                return 1;
+            }
+
+            // Groups with on_conflict: reject refuse a ruleset in which two of their segments can catch the same customer.
+            var rejected = ruleset.Groups.Values.Any(g => g.OnConflict == ConflictPolicy.Reject) ? ConflictAnalyzer.Analyze(ruleset).RejectedConflicts : [];
+            foreach (var conflict in rejected)
+            {
+                output.WriteLine($"{file}: group {conflict.Group} has on_conflict: reject, but {string.Join(" and ", conflict.Segments)} conflict: {conflict.Description}");
+            }
+
+            if (rejected.Count > 0)
+            {
                 return 1;
             }
 

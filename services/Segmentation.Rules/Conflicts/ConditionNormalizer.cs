@@ -142,7 +142,7 @@ internal sealed class ConditionNormalizer
             case NowExpr:
                 return new TimeTerm(NowVariable.Instance, 0);
             case NameRef name when attributes.TryGetValue(name.Name, out var type):
-                var variable = new AttributeVariable(name.Name, type.Type);
+                var variable = new AttributeVariable(name.Name, type.Type, type.EnumValues);
                 return type.Type switch
                 {
                     ExprType.Number => new NumberTerm(variable),
@@ -236,7 +236,7 @@ internal sealed class ConditionNormalizer
             _ when member => items.Aggregate(False, (cubes, item) => Or(cubes, Relation(term, BinaryOperator.Equal, item, inList))),
             _ => items.Aggregate(True, (cubes, item) => And(cubes, Relation(term, BinaryOperator.NotEqual, item, inList))),
         };
-        return positive ? relation : Or([.. NullableVariables(term).Select(v => Single(IsNullAtom(v))), relation]);
+        return positive ? relation : Or([relation, .. NullableVariables(term).Select(v => Single(IsNullAtom(v)))]);
     }
 
     // ---- comparisons -------------------------------------------------------------------------------------------------
@@ -266,7 +266,7 @@ internal sealed class ConditionNormalizer
         }
 
         var nullCases = NullableVariables(left).Concat(NullableVariables(right)).Distinct().Select(v => Single(IsNullAtom(v)));
-        return Or([.. nullCases, Relation(left, Complement(comparison.Operator), right, comparison)]);
+        return Or([Relation(left, Complement(comparison.Operator), right, comparison), .. nullCases]);
     }
 
     private static BinaryOperator Complement(BinaryOperator op) => op switch

@@ -337,7 +337,7 @@ internal sealed class CubeSolver
     /// <summary>
     /// Applies, until nothing changes, the relations that hold conditionally: a stream has events exactly when its count
     /// is positive and its first/last are not null; an event in a window makes the last event younger than the window and
-    /// the reverse; the first event outside a window makes the window count smaller than the whole count; min/max/avg are
+    /// the reverse; one event is both first and last; the first event outside a window makes the window count smaller than the whole count; min/max/avg are
     /// null exactly without carrying events, min &lt;= avg &lt;= max, all equal with one event; a sum of nothing is 0.
     /// </summary>
     private void Propagate()
@@ -398,6 +398,18 @@ internal sealed class CubeSolver
             changed |= SetNull(first, false) | SetNull(last, false);
             changed |= counts.Add(ZeroNode, allNode, -1, false);
             changed |= times.Add(lastNode, now, 0, false) | times.Add(firstNode, lastNode, 0, false);
+
+            // One event is both the first and the last; a first strictly before the last takes two.
+            if (CountUpper(all) <= 1)
+            {
+                changed |= times.Add(lastNode, firstNode, 0, false);
+            }
+
+            if (times.Upper(firstNode, lastNode)?.Value <= -1)
+            {
+                changed |= counts.Add(ZeroNode, allNode, -2, false);
+            }
+
             if (stream.FilterText is not null)
             {
                 var unfiltered = stream with { FilterText = null };
@@ -656,7 +668,7 @@ internal sealed class CubeSolver
         foreach (var (variable, domain) in solver.texts)
         {
             model.Texts[variable] = domain.Included?.Where(v => !domain.Excluded.Contains(v)).Order(StringComparer.Ordinal).First()
-                ?? FreshText(domain.Excluded);
+                ?? FreshText(domain.Excluded, variable.EnumValues);
         }
 
         foreach (var (variable, value) in solver.bools)
@@ -670,7 +682,7 @@ internal sealed class CubeSolver
             switch (variable)
             {
                 case AttributeVariable { Type: ExprType.String } text when !model.Texts.ContainsKey(text):
-                    model.Texts[text] = FreshText(new HashSet<string>());
+                    model.Texts[text] = FreshText(new HashSet<string>(), text.EnumValues);
                     break;
                 case AttributeVariable { Type: ExprType.Bool } flag when !model.Bools.ContainsKey(flag):
                     model.Bools[flag] = true;
@@ -681,8 +693,14 @@ internal sealed class CubeSolver
         return model;
     }
 
-    private static string FreshText(IReadOnlySet<string> excluded)
+    /// <summary>A declared enum value outside <paramref name="excluded"/> if there is one, else a made-up string.</summary>
+    private static string FreshText(IReadOnlySet<string> excluded, IReadOnlyList<string>? enumValues)
     {
+        if (enumValues?.FirstOrDefault(v => !excluded.Contains(v)) is { } declared)
+        {
+            return declared;
+        }
+
         var candidate = "other";
         for (var i = 2; excluded.Contains(candidate); i++)
         {

@@ -22,7 +22,8 @@ internal abstract record Variable
         windowTicks is { } ticks ? ", " + Evaluation.Value.FromDuration(new TimeSpan(ticks)) : string.Empty;
 }
 
-internal sealed record AttributeVariable(string Name, ExprType Type) : Variable
+/// <summary>A profile attribute; <see cref="EnumValues"/> (the schema's own list) lets witnesses use a declared value.</summary>
+internal sealed record AttributeVariable(string Name, ExprType Type, IReadOnlyList<string>? EnumValues = null) : Variable
 {
     public override bool Nullable => true;
 
