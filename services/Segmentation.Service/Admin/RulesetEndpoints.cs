@@ -1,4 +1,6 @@
 using Marten;
+using Segmentation.Rules.Conflicts;
+using Segmentation.Rules.Rulesets;
 using Segmentation.Service.Rules;
 
 namespace Segmentation.Service.Admin;
@@ -13,9 +15,16 @@ public static class RulesetEndpoints
             using var reader = new StreamReader(request.Body);
             var yaml = await reader.ReadToEndAsync(ct);
             var (stored, errors) = await catalog.Upload(yaml, fileName ?? "ruleset.yaml", Caller(request), ct);
-            return stored is null
-                ? Results.UnprocessableEntity(new { errors = errors.Select(e => e.ToString()) })
-                : Results.Ok(Summary(stored));
+            return stored is null ? Results.UnprocessableEntity(new { errors }) : Results.Ok(Summary(stored));
+        });
+
+        app.MapPost("/rulesets/conflicts", async (HttpRequest request, CancellationToken ct, string? fileName) =>
+        {
+            using var reader = new StreamReader(request.Body);
+            var loaded = RulesetLoader.Load(await reader.ReadToEndAsync(ct), fileName ?? "ruleset.yaml");
+            if (loaded.Ruleset is null) return Results.UnprocessableEntity(new { errors = loaded.Errors.Select(e => e.ToString()) });
+            var report = ConflictAnalyzer.Analyze(loaded.Ruleset);
+            return Results.Ok(new { accepted = report.Accepted, findings = report.Findings });
         });
 
         app.MapGet("/rulesets", async (IQuerySession session, CancellationToken ct) =>

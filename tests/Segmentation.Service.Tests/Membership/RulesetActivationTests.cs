@@ -53,6 +53,32 @@ public sealed class RulesetActivationTests(IsolatedServers servers) : IClassFixt
         Assert.All(entered, e => Assert.Equal(("any_buyer", newVersion), (e.Segment, e.RulesetVersion)));
     }
 
+    [Fact]
+    public async Task A_ruleset_with_a_conflict_in_a_reject_group_is_refused_with_the_conflict()
+    {
+        await using var service = await ServiceUnderTest.Start(servers, new FakeTimeProvider(Now));
+        await using var scope = service.Services.CreateAsyncScope();
+        var catalog = scope.ServiceProvider.GetRequiredService<RulesetCatalog>();
+
+        var (stored, errors) = await catalog.Upload("""
+            groups:
+              contact: { exclusive: true, on_conflict: reject }
+            segments:
+              big:
+                group: contact
+                priority: 2
+                when: sum(Purchased.amount, 90d) >= 500
+              small:
+                group: contact
+                priority: 1
+                when: sum(Purchased.amount, 90d) <= 500
+            """, "strict.yaml", "test", default);
+
+        Assert.Null(stored);
+        var error = Assert.Single(errors);
+        Assert.Contains("group contact rejects conflicts: big and small", error, StringComparison.Ordinal);
+    }
+
     private static async Task<IReadOnlyList<CustomerProfile>> Profiles(ServiceUnderTest service, IReadOnlyList<string> customers)
     {
         await using var session = service.Store.QuerySession();
