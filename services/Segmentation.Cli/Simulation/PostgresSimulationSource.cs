@@ -61,7 +61,7 @@ internal sealed partial class PostgresSimulationSource
 
     public async IAsyncEnumerable<CustomerState> Profiles([EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        await foreach (var row in Cursor($"SELECT data -> 'State' FROM {schema}.mt_doc_customerprofile", cancellationToken))
+        await foreach (var row in Cursor($"SELECT data -> 'State' FROM {schema}.mt_doc_customerprofile WHERE data ? 'State'", cancellationToken))
         {
             yield return JsonSerializer.Deserialize<CustomerState>(row.GetString(0), Stored)
                 ?? throw new InvalidDataException("a customer profile without a state");

@@ -88,8 +88,9 @@ internal static class SimulationTable
     private static void WriteTable(TextWriter output, string[] header, IReadOnlyList<string[]> rows)
     {
         var widths = header.Select((title, column) => rows.Select(row => row[column].Length).Append(title.Length).Max()).ToArray();
+        var numeric = header.Select((_, column) => rows.Count > 0 && rows.All(row => row[column] == "-" || IsNumber(row[column]))).ToArray();
         void Line(string[] cells) => output.WriteLine(string.Join("  ", cells.Select((cell, column) =>
-            column == 0 || !IsNumeric(cell) ? cell.PadRight(widths[column]) : cell.PadLeft(widths[column]))).TrimEnd());
+            numeric[column] ? cell.PadLeft(widths[column]) : cell.PadRight(widths[column]))).TrimEnd());
         Line(header);
         output.WriteLine(string.Join("  ", widths.Select(width => new string('-', width))));
         foreach (var row in rows)
@@ -98,11 +99,16 @@ internal static class SimulationTable
         }
     }
 
-    private static bool IsNumeric(string cell) => cell.Length > 0 && (char.IsDigit(cell[0]) || cell == "-") && !cell.Contains(' ', StringComparison.Ordinal);
+    private static bool IsNumber(string cell) => double.TryParse(cell, NumberStyles.Number, CultureInfo.InvariantCulture, out _);
 
     private static string N(long value) => value.ToString("N0", CultureInfo.InvariantCulture);
 
-    private static string PerDay(long total, int days) => (total / (double)Math.Max(1, days)).ToString("0.##", CultureInfo.InvariantCulture);
+    /// <summary>An average per day, with two significant digits below 1 so a rare event does not show as 0.</summary>
+    private static string PerDay(long total, int days)
+    {
+        var perDay = total / (double)Math.Max(1, days);
+        return perDay.ToString(perDay >= 1 ? "#,0.##" : "G2", CultureInfo.InvariantCulture);
+    }
 
     private static string Instant(DateTimeOffset at) => Rules.Evaluation.Value.FormatTimestamp(at);
 }

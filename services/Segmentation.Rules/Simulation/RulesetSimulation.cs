@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.ExceptionServices;
 using System.Threading.Channels;
 using Segmentation.Rules.Rulesets;
 
@@ -99,7 +100,19 @@ public static class RulesetSimulation
             throw;
         }
 
-        var tallies = await Task.WhenAll(workers);
+        Tally[] tallies;
+        try
+        {
+            tallies = await Task.WhenAll(workers);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            // Workers stopped by another worker's failure end cancelled; rethrow the failure itself.
+            var failure = workers.Where(w => w.IsFaulted).SelectMany(w => w.Exception!.InnerExceptions).First(e => e is not OperationCanceledException);
+            ExceptionDispatchInfo.Throw(failure);
+            throw;
+        }
+
         var total = tallies[0];
         foreach (var other in tallies.Skip(1))
         {
