@@ -50,6 +50,13 @@ public sealed class CustomerState
     public DateTimeOffset? NextCheckAt { get; set; }
 
     /// <summary>
+    /// Transient index an engine keeps beside the persisted caches (due times, exclusive-group holders, blocked lists).
+    /// Never serialised (a non-public field) and never cloned: an engine rebuilds it from the public properties when it
+    /// is absent, belongs to another engine, or no longer matches them.
+    /// </summary>
+    internal SegmentEngine.EngineIndex? EngineIndex;
+
+    /// <summary>
     /// Adds an event to the history in occurrence order and, for ProfileUpdated, takes its properties as attribute
     /// values where they are the latest. Returns false for an event already recorded (same type, time and id).
     /// Attributes whose value changed are added to <paramref name="changedAttributes"/> when given.

@@ -1,3 +1,5 @@
+using System.Collections.ObjectModel;
+using System.Runtime.InteropServices;
 using Segmentation.Rules.Evaluation;
 using Segmentation.Rules.Language;
 using Segmentation.Rules.Rulesets;
@@ -57,6 +59,7 @@ public sealed class SegmentEngine
                 var byPriority = b.Rule.Priority.CompareTo(a.Rule.Priority);
                 return byPriority != 0 ? byPriority : string.CompareOrdinal(a.Rule.Name, b.Rule.Name);
             });
+            group.MembersByName = [.. group.Members.OrderBy(member => member.Rule.Name, StringComparer.Ordinal)];
         }
 
         segmentsByEventType = Index(segment => segment.Rule.Condition.ReadEventTypes());
@@ -80,8 +83,9 @@ public sealed class SegmentEngine
     public EvaluationResult Apply(CustomerState state, CustomerEvent newEvent, DateTimeOffset now)
     {
         var work = scratch.Value!;
+        var index = IndexFor(state);
         var changes = new List<SegmentChange>();
-        CatchUp(state, now.UtcTicks, work, changes);
+        CatchUp(state, now.UtcTicks, work, index, changes);
         work.Begin();
         if (newEvent.OccurredAt.UtcTicks > now.UtcTicks)
         {
@@ -95,19 +99,27 @@ public sealed class SegmentEngine
             Record(state, newEvent, work);
         }
 
-        EvaluateAt(state, now.UtcTicks, work, changes);
-        return new EvaluationResult(state, changes, Blocked(state), state.NextCheckAt);
+        EvaluateAt(state, now.UtcTicks, work, index, changes);
+        return Result(state, index, changes);
     }
 
     /// <summary>Evaluates with no new event, as a timer would at <see cref="CustomerState.NextCheckAt"/>.</summary>
     public EvaluationResult Evaluate(CustomerState state, DateTimeOffset now)
     {
         var work = scratch.Value!;
+        var index = IndexFor(state);
         var changes = new List<SegmentChange>();
-        CatchUp(state, now.UtcTicks, work, changes);
+        CatchUp(state, now.UtcTicks, work, index, changes);
         work.Begin();
-        EvaluateAt(state, now.UtcTicks, work, changes);
-        return new EvaluationResult(state, changes, Blocked(state), state.NextCheckAt);
+        EvaluateAt(state, now.UtcTicks, work, index, changes);
+        return Result(state, index, changes);
+    }
+
+    private EvaluationResult Result(CustomerState state, EngineIndex index, List<SegmentChange> changes)
+    {
+        var blocked = Blocked(state, index);
+        index.Stamp(state);
+        return new EvaluationResult(state, changes, blocked, state.NextCheckAt);
     }
 
     /// <summary>
@@ -133,34 +145,91 @@ public sealed class SegmentEngine
     /// <summary>Segments whose condition holds but which do not hold their exclusive group's slot, sorted by name.</summary>
     public IReadOnlyList<BlockedSegment> Blocked(CustomerState state)
     {
-        List<BlockedSegment>? blocked = null;
-        foreach (var name in state.Qualifying)
+        var index = IndexFor(state);
+        var blocked = Blocked(state, index);
+        index.Stamp(state);
+        return blocked;
+    }
+
+    /// <summary>
+    /// The blocked list, rebuilt only for the groups whose members' qualification, holder or cooldown changed since it was
+    /// last built; unchanged, the previous (read-only) list is returned as it is.
+    /// </summary>
+    private static IReadOnlyList<BlockedSegment> Blocked(CustomerState state, EngineIndex index)
+    {
+        if (index.AllBlocked is { } cached)
         {
-            if (!segmentsByName.TryGetValue(name, out var segment) || segment.Group is not { } group || state.Held.ContainsKey(name))
+            return cached;
+        }
+
+        BlockedSegment[]? only = null;
+        List<BlockedSegment>? several = null;
+        foreach (var group in index.Owner.groups)
+        {
+            var blocked = index.GroupBlocked[group.Index] ??= BlockedIn(group, state, index);
+            if (blocked.Length == 0)
             {
                 continue;
             }
 
-            var holder = HolderOf(group, state);
-            var groupName = group.Definition.Name;
-            BlockedSegment? entry = holder is not null
-                ? new BlockedSegment(name, groupName, $"held by {holder.Rule.Name}", holder.Rule.Name, null)
-                : state.CooldownWaits.TryGetValue(groupName, out var until)
-                    ? new BlockedSegment(name, groupName, $"cooldown until {Value.FormatTimestamp(until)}", null, until)
-                    : null;
-            if (entry is not null)
+            if (only is null)
             {
-                (blocked ??= []).Add(entry);
+                only = blocked;
+            }
+            else
+            {
+                several ??= [.. only];
+                several.AddRange(blocked);
             }
         }
 
-        if (blocked is null)
+        IReadOnlyList<BlockedSegment> all;
+        if (several is not null)
+        {
+            several.Sort((a, b) => string.CompareOrdinal(a.Segment, b.Segment));
+            all = several.AsReadOnly();
+        }
+        else
+        {
+            all = only is null ? [] : Array.AsReadOnly(only);
+        }
+
+        index.AllBlocked = all;
+        return all;
+    }
+
+    /// <summary>The qualifying members of one group that do not hold it, by name, all with the group's one reason.</summary>
+    private static BlockedSegment[] BlockedIn(CompiledGroup group, CustomerState state, EngineIndex index)
+    {
+        var groupName = group.Definition.Name;
+        var holder = index.HolderOf(group);
+        string reason;
+        DateTimeOffset? cooldownUntil = null;
+        if (holder is not null)
+        {
+            reason = $"held by {holder.Rule.Name}";
+        }
+        else if (state.CooldownWaits.TryGetValue(groupName, out var until))
+        {
+            reason = $"cooldown until {Value.FormatTimestamp(until)}";
+            cooldownUntil = until;
+        }
+        else
         {
             return [];
         }
 
-        blocked.Sort((a, b) => string.CompareOrdinal(a.Segment, b.Segment));
-        return blocked;
+        List<BlockedSegment>? blocked = null;
+        foreach (var member in group.MembersByName)
+        {
+            var name = member.Rule.Name;
+            if (state.Qualifying.Contains(name) && !state.Held.ContainsKey(name))
+            {
+                (blocked ??= []).Add(new BlockedSegment(name, groupName, reason, holder?.Rule.Name, cooldownUntil));
+            }
+        }
+
+        return blocked is null ? [] : [.. blocked];
     }
 
     /// <summary>The value of every sub-expression of a segment's condition at <paramref name="now"/>, and the outcome.</summary>
@@ -192,7 +261,7 @@ public sealed class SegmentEngine
     private static bool IsLiteral(Expr node) =>
         node is NumberLiteral or StringLiteral or BoolLiteral or DurationLiteral or TimestampLiteral;
 
-    private void CatchUp(CustomerState state, long now, EngineScratch work, List<SegmentChange> changes)
+    private void CatchUp(CustomerState state, long now, EngineScratch work, EngineIndex index, List<SegmentChange> changes)
     {
         if (state.RulesetFingerprint != Ruleset.Fingerprint)
         {
@@ -202,62 +271,40 @@ public sealed class SegmentEngine
         while (state.NextCheckAt is { } due && due.UtcTicks < now)
         {
             work.Begin();
-            EvaluateAt(state, due.UtcTicks, work, changes);
+            EvaluateAt(state, due.UtcTicks, work, index, changes);
         }
     }
 
-    private static bool Record(CustomerState state, CustomerEvent e, EngineScratch work)
+    /// <summary>Adds the event to the history (one implementation, <see cref="CustomerState.Record"/>) and notes what it touched.</summary>
+    private static void Record(CustomerState state, CustomerEvent e, EngineScratch work)
     {
-        if (!state.EventsByType.TryGetValue(e.Type, out var list))
+        if (state.Record(e, work.TouchedAttributes))
         {
-            list = [];
-            state.EventsByType.Add(e.Type, list);
+            work.TouchedEventTypes.Add(e.Type);
         }
-
-        var position = list.BinarySearch(e, Comparer<CustomerEvent>.Create(CustomerEvent.CompareByOccurrence));
-        if (position >= 0)
-        {
-            return false;
-        }
-
-        list.Insert(~position, e);
-        work.TouchedEventTypes.Add(e.Type);
-        if (e.Type == Ruleset.ProfileUpdated)
-        {
-            foreach (var (name, value) in e.Properties)
-            {
-                if (state.Attributes.TryGetValue(name, out var current) && !IsLater(e, current))
-                {
-                    continue;
-                }
-
-                state.Attributes[name] = new AttributeValue(value, e.OccurredAt, e.EventId);
-                if (current is null || current.Value != value)
-                {
-                    work.TouchedAttributes.Add(name);
-                }
-            }
-        }
-
-        return true;
     }
 
-    private static bool IsLater(CustomerEvent e, AttributeValue current)
-    {
-        var byTime = e.OccurredAt.UtcTicks.CompareTo(current.OccurredAt.UtcTicks);
-        return byTime > 0 || (byTime == 0 && string.CompareOrdinal(e.EventId, current.EventId) > 0);
-    }
-
-    private void EvaluateAt(CustomerState state, long now, EngineScratch work, List<SegmentChange> changes)
+    private void EvaluateAt(CustomerState state, long now, EngineScratch work, EngineIndex index, List<SegmentChange> changes)
     {
         var at = new DateTimeOffset(now, TimeSpan.Zero);
         var everything = !incremental || state.RulesetFingerprint != Ruleset.Fingerprint;
         if (state.RulesetFingerprint != Ruleset.Fingerprint)
         {
             StartOver(state, at, changes);
+            index.Rebuild(state);
         }
 
         RecordDuePending(state, now, work);
+
+        // Segments whose next-change instant has come, earliest first, without looking at the others.
+        while (index.Due.TryPeek(out var dueSegment, out var dueTicks) && dueTicks <= now)
+        {
+            index.Due.Dequeue();
+            if (index.IsCurrent(state, dueSegment, dueTicks))
+            {
+                work.MarkSegment(segments[dueSegment]);
+            }
+        }
 
         if (everything)
         {
@@ -277,14 +324,6 @@ public sealed class SegmentEngine
             {
                 MarkAll(segmentsByAttribute, attribute, work);
             }
-
-            foreach (var (name, due) in state.RecheckAt)
-            {
-                if (due.UtcTicks <= now)
-                {
-                    work.MarkSegment(segmentsByName[name]);
-                }
-            }
         }
 
         // Definition order, so changes at one instant come out in the same order whatever marked the segments.
@@ -296,26 +335,29 @@ public sealed class SegmentEngine
             context.ResetNextChange();
             var holds = segment.Evaluate(context).AsBool;
             var name = segment.Rule.Name;
-            if (holds)
-            {
-                state.Qualifying.Add(name);
-            }
-            else
-            {
-                state.Qualifying.Remove(name);
-            }
-
+            var qualificationChanged = holds ? state.Qualifying.Add(name) : state.Qualifying.Remove(name);
             if (context.NextChange == long.MaxValue)
             {
                 state.RecheckAt.Remove(name);
             }
             else
             {
-                state.RecheckAt[name] = new DateTimeOffset(context.NextChange, TimeSpan.Zero);
+                ref var recheck = ref CollectionsMarshal.GetValueRefOrAddDefault(state.RecheckAt, name, out var existed);
+                if (!existed || recheck.UtcTicks != context.NextChange)
+                {
+                    index.Due.Enqueue(segment.Index, context.NextChange);
+                }
+
+                recheck = new DateTimeOffset(context.NextChange, TimeSpan.Zero);
             }
 
             if (segment.Group is { } group)
             {
+                if (qualificationChanged)
+                {
+                    index.BlockedChanged(group);
+                }
+
                 work.MarkGroup(group);
             }
             else if (holds && !state.Held.ContainsKey(name))
@@ -339,11 +381,11 @@ public sealed class SegmentEngine
 
         foreach (var group in work.DirtyGroups)
         {
-            Settle(group, state, at, changes);
+            Settle(group, state, at, index, changes);
         }
 
         state.EvaluatedAt = at;
-        state.NextCheckAt = NextCheck(state);
+        state.NextCheckAt = NextCheck(state, index);
     }
 
     /// <summary>The ruleset changed (or this is a new customer): drop caches and leave segments that no longer exist.</summary>
@@ -391,51 +433,81 @@ public sealed class SegmentEngine
     /// Exclusive group rule: a held segment whose condition fails is exited; then, with the slot free and the cooldown over,
     /// the qualifying segment of highest priority (then name) enters. A held segment is never pre-empted.
     /// </summary>
-    private static void Settle(CompiledGroup group, CustomerState state, DateTimeOffset at, List<SegmentChange> changes)
+    private static void Settle(CompiledGroup group, CustomerState state, DateTimeOffset at, EngineIndex index, List<SegmentChange> changes)
     {
         var groupName = group.Definition.Name;
-        var holder = HolderOf(group, state);
+        var waited = state.CooldownWaits.Remove(groupName, out var waitedUntil);
+        var holder = index.HolderOf(group);
+        var exited = false;
         if (holder is not null && !state.Qualifying.Contains(holder.Rule.Name))
         {
             state.Held.Remove(holder.Rule.Name);
             changes.Add(new SegmentChange(holder.Rule.Name, MembershipChangeKind.Exited, at, groupName));
             holder = null;
+            exited = true;
         }
 
-        state.CooldownWaits.Remove(groupName);
-        if (holder is not null)
+        var entered = holder is null && Enter(group, state, at, changes);
+        if (exited || entered)
         {
-            return;
+            index.HolderChanged(group, state);
         }
 
-        var winner = group.Members.Find(member => state.Qualifying.Contains(member.Rule.Name));
+        var waits = state.CooldownWaits.TryGetValue(groupName, out var waitsUntil);
+        if (exited || entered || waited != waits || waitedUntil != waitsUntil)
+        {
+            index.BlockedChanged(group);
+        }
+    }
+
+    /// <summary>With the slot free: the first qualifying member enters, or waits for the cooldown. True when one entered.</summary>
+    private static bool Enter(CompiledGroup group, CustomerState state, DateTimeOffset at, List<SegmentChange> changes)
+    {
+        var groupName = group.Definition.Name;
+        CompiledSegment? winner = null;
+        foreach (var member in group.Members)
+        {
+            if (state.Qualifying.Contains(member.Rule.Name))
+            {
+                winner = member;
+                break;
+            }
+        }
+
         if (winner is null)
         {
-            return;
+            return false;
         }
 
         if (state.LastGroupEntry.TryGetValue(groupName, out var lastEntry) && lastEntry + group.Definition.Cooldown > at)
         {
             state.CooldownWaits[groupName] = lastEntry + group.Definition.Cooldown;
-            return;
+            return false;
         }
 
         state.Held[winner.Rule.Name] = at;
         state.LastGroupEntry[groupName] = at;
         changes.Add(new SegmentChange(winner.Rule.Name, MembershipChangeKind.Entered, at, groupName));
+        return true;
     }
 
-    private static CompiledSegment? HolderOf(CompiledGroup group, CustomerState state) =>
-        group.Members.Find(member => state.Held.ContainsKey(member.Rule.Name));
-
-    private static DateTimeOffset? NextCheck(CustomerState state)
+    private static CompiledSegment? ScanHolder(CompiledGroup group, CustomerState state)
     {
-        var next = long.MaxValue;
-        foreach (var due in state.RecheckAt.Values)
+        foreach (var member in group.Members)
         {
-            next = Math.Min(next, due.UtcTicks);
+            if (state.Held.ContainsKey(member.Rule.Name))
+            {
+                return member;
+            }
         }
 
+        return null;
+    }
+
+    /// <summary>Earliest of the segments' next-change instants (the due index's first current entry), cooldown ends and pending events.</summary>
+    private static DateTimeOffset? NextCheck(CustomerState state, EngineIndex index)
+    {
+        var next = index.FirstDue(state);
         foreach (var due in state.CooldownWaits.Values)
         {
             next = Math.Min(next, due.UtcTicks);
@@ -447,6 +519,140 @@ public sealed class SegmentEngine
         }
 
         return next == long.MaxValue ? null : new DateTimeOffset(next, TimeSpan.Zero);
+    }
+
+    private EngineIndex IndexFor(CustomerState state)
+    {
+        if (state.EngineIndex is { } existing && existing.Owner == this && existing.Matches(state))
+        {
+            return existing;
+        }
+
+        var index = new EngineIndex(this);
+        index.Rebuild(state);
+        state.EngineIndex = index;
+        return index;
+    }
+
+    /// <summary>
+    /// What an engine keeps beside one customer's persisted state so an evaluation costs what it touches, not the ruleset's
+    /// size: a heap of (segment, next-change instant) for <see cref="CustomerState.RecheckAt"/>, each group's holder, and
+    /// the blocked lists per group. Derived only: rebuilt from the state's public properties whenever it is missing, was
+    /// built by another engine, or its stamp (counts, evaluation time, next check, fingerprint) shows that the state was
+    /// changed by someone else since this engine last touched it.
+    /// </summary>
+    internal sealed class EngineIndex
+    {
+        private readonly CompiledSegment?[] holders;
+        private int recheckCount = -1;
+        private int qualifyingCount;
+        private int cooldownCount;
+        private int heldCount;
+        private DateTimeOffset? evaluatedAt;
+        private DateTimeOffset? nextCheckAt;
+        private string? fingerprint;
+
+        public EngineIndex(SegmentEngine owner)
+        {
+            Owner = owner;
+            holders = new CompiledSegment?[owner.groups.Length];
+            GroupBlocked = new BlockedSegment[]?[owner.groups.Length];
+        }
+
+        public SegmentEngine Owner { get; }
+
+        /// <summary>
+        /// Segment index by next-change ticks. Every <see cref="CustomerState.RecheckAt"/> entry has a matching heap entry;
+        /// entries left behind by a later change are skipped (<see cref="IsCurrent"/>) and dropped when they surface.
+        /// </summary>
+        public PriorityQueue<int, long> Due { get; } = new();
+
+        /// <summary>Blocked members of each group by name; null when they must be listed again.</summary>
+        public BlockedSegment[]?[] GroupBlocked { get; }
+
+        /// <summary>All blocked segments by name; null when some group's list changed.</summary>
+        public IReadOnlyList<BlockedSegment>? AllBlocked { get; set; }
+
+        public CompiledSegment? HolderOf(CompiledGroup group) => holders[group.Index];
+
+        public void HolderChanged(CompiledGroup group, CustomerState state) => holders[group.Index] = ScanHolder(group, state);
+
+        public void BlockedChanged(CompiledGroup group)
+        {
+            GroupBlocked[group.Index] = null;
+            AllBlocked = null;
+        }
+
+        public bool IsCurrent(CustomerState state, int segment, long ticks) =>
+            state.RecheckAt.TryGetValue(Owner.segments[segment].Rule.Name, out var due) && due.UtcTicks == ticks;
+
+        /// <summary>The earliest next-change instant in <see cref="CustomerState.RecheckAt"/>, or long.MaxValue.</summary>
+        public long FirstDue(CustomerState state)
+        {
+            while (Due.TryPeek(out var segment, out var ticks))
+            {
+                if (IsCurrent(state, segment, ticks))
+                {
+                    // Superseded entries that are not yet at the top: rebuild once they outnumber the current ones.
+                    if (Due.Count > (2 * state.RecheckAt.Count) + 64)
+                    {
+                        RebuildDue(state);
+                        Due.TryPeek(out _, out ticks);
+                    }
+
+                    return ticks;
+                }
+
+                Due.Dequeue();
+            }
+
+            return long.MaxValue;
+        }
+
+        public void Rebuild(CustomerState state)
+        {
+            RebuildDue(state);
+            foreach (var group in Owner.groups)
+            {
+                holders[group.Index] = ScanHolder(group, state);
+                GroupBlocked[group.Index] = null;
+            }
+
+            AllBlocked = null;
+        }
+
+        private void RebuildDue(CustomerState state)
+        {
+            Due.Clear();
+            foreach (var (name, due) in state.RecheckAt)
+            {
+                if (Owner.segmentsByName.TryGetValue(name, out var segment))
+                {
+                    Due.Enqueue(segment.Index, due.UtcTicks);
+                }
+            }
+        }
+
+        /// <summary>Remembers what the state looked like when the engine left it.</summary>
+        public void Stamp(CustomerState state)
+        {
+            recheckCount = state.RecheckAt.Count;
+            qualifyingCount = state.Qualifying.Count;
+            cooldownCount = state.CooldownWaits.Count;
+            heldCount = state.Held.Count;
+            evaluatedAt = state.EvaluatedAt;
+            nextCheckAt = state.NextCheckAt;
+            fingerprint = state.RulesetFingerprint;
+        }
+
+        public bool Matches(CustomerState state) =>
+            recheckCount == state.RecheckAt.Count
+            && qualifyingCount == state.Qualifying.Count
+            && cooldownCount == state.CooldownWaits.Count
+            && heldCount == state.Held.Count
+            && evaluatedAt == state.EvaluatedAt
+            && nextCheckAt == state.NextCheckAt
+            && string.Equals(fingerprint, state.RulesetFingerprint, StringComparison.Ordinal);
     }
 
     internal sealed class CompiledSegment(SegmentRule rule, int index, CompiledGroup? group, CompiledNode condition)
@@ -468,7 +674,11 @@ public sealed class SegmentEngine
 
         public int Index { get; } = index;
 
+        /// <summary>Members by priority (highest first), then name.</summary>
         public List<CompiledSegment> Members { get; } = [];
+
+        /// <summary>Members by name (ordinal), the order of the blocked list.</summary>
+        public CompiledSegment[] MembersByName { get; set; } = [];
     }
 
     /// <summary>Reusable per-thread buffers so an evaluation marks dirty segments and groups without allocating.</summary>

@@ -28,6 +28,50 @@ public class IncrementalEngineMatchesOracleTests
         Gen.Int.Sample(seed => Check(seed, incremental: false), iter: 40);
     }
 
+    [Fact]
+    public void Index_kept_on_the_state_gives_what_an_index_rebuilt_from_the_persisted_state_gives_at_every_step()
+    {
+        Gen.Int.Sample(seed => CheckKeptIndex(seed), iter: 150);
+    }
+
+    /// <summary>
+    /// The engine keeps a transient index on the state (due heap, group holders, blocked lists) and updates it as it goes.
+    /// A state cloned before every call has none, so the engine rebuilds it from the persisted properties: the two must
+    /// never differ, at events and at the scheduled checks in between.
+    /// </summary>
+    private static void CheckKeptIndex(int seed)
+    {
+        var random = new Random(seed);
+        var yaml = RandomRuleset(random, twoGroups: true);
+        var loaded = RulesetLoader.Load(yaml, "random.yaml");
+        Assert.True(loaded.Succeeded, yaml + "\n" + string.Join("\n", loaded.Errors));
+        var engine = new SegmentEngine(loaded.Ruleset!);
+        var kept = new CustomerState { CustomerId = "c" };
+        var fresh = new CustomerState { CustomerId = "c" };
+        var step = 0;
+        foreach (var (e, now) in RandomArrivals(random))
+        {
+            if (kept.NextCheckAt is { } due && due < now && random.Next(2) == 0)
+            {
+                Same(engine.Evaluate(kept, due), engine.Evaluate(fresh.Clone(), due), $"seed {seed} step {step} check at {due:O}\n{yaml}");
+                fresh = kept.Clone();
+            }
+
+            Same(engine.Apply(kept, e, now), engine.Apply(fresh.Clone(), e, now), $"seed {seed} step {step++} {e.Type} at {e.OccurredAt:O} arrived {now:O}\n{yaml}");
+            fresh = kept.Clone();
+        }
+
+        static void Same(EvaluationResult kept, EvaluationResult rebuilt, string context)
+        {
+            Assert.True(rebuilt.Changes.SequenceEqual(kept.Changes), $"{context}\nrebuilt: {string.Join("; ", rebuilt.Changes)}\nkept: {string.Join("; ", kept.Changes)}");
+            Assert.True(rebuilt.Blocked.SequenceEqual(kept.Blocked), $"{context}\nrebuilt: {string.Join("; ", rebuilt.Blocked)}\nkept: {string.Join("; ", kept.Blocked)}");
+            Assert.Equal(rebuilt.NextCheckAt, kept.NextCheckAt);
+            Assert.Equal(rebuilt.State.RecheckAt.OrderBy(p => p.Key, StringComparer.Ordinal), kept.State.RecheckAt.OrderBy(p => p.Key, StringComparer.Ordinal));
+            Assert.Equal(rebuilt.State.Qualifying.Order(StringComparer.Ordinal), kept.State.Qualifying.Order(StringComparer.Ordinal));
+            Assert.Equal(rebuilt.State.Held.OrderBy(p => p.Key, StringComparer.Ordinal), kept.State.Held.OrderBy(p => p.Key, StringComparer.Ordinal));
+        }
+    }
+
     private static void Check(int seed, bool incremental = true)
     {
         var random = new Random(seed);
@@ -119,14 +163,14 @@ public class IncrementalEngineMatchesOracleTests
         return arrivals;
     }
 
-    private static string RandomRuleset(Random random)
+    private static string RandomRuleset(Random random, bool twoGroups = false)
     {
         var cooldown = Pick(random, "0h", "3h", "24h");
         var segments = new List<string>();
-        var count = random.Next(1, 5);
+        var count = random.Next(1, twoGroups ? 9 : 5);
         for (var i = 0; i < count; i++)
         {
-            var group = random.Next(3) != 0 ? "    group: g\n" : string.Empty;
+            var group = random.Next(3) != 0 ? $"    group: {(twoGroups && random.Next(2) == 0 ? "h" : "g")}\n" : string.Empty;
             segments.Add($"  s{i}:\n{group}    priority: {random.Next(1, 3)}\n    when: '{Bool(random, 2).Replace("'", "''", StringComparison.Ordinal)}'\n");
         }
 
@@ -138,6 +182,7 @@ public class IncrementalEngineMatchesOracleTests
               signup_at: timestamp
             groups:
               g: {"{"} exclusive: true, cooldown: {cooldown} {"}"}
+              h: {"{"} exclusive: true, cooldown: 6h {"}"}
             segments:
             {string.Concat(segments)}
             """;
