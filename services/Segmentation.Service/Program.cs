@@ -8,6 +8,7 @@ builder.Services.AddSegmentationService(SegmentationSettings.FromConfiguration(b
 var app = builder.Build();
 app.MapCustomerEndpoints();
 app.MapRulesetEndpoints();
+app.MapSimulationEndpoints();
 app.MapGet("/health", () => Results.Ok("healthy"));
 app.MapTelemetryEndpoints();
 app.Run();
