@@ -36,13 +36,13 @@ public static class ConflictAnalyzer
             // Highest priority first, then name: the order in which the engine gives the slot.
             var members = ruleset.Segments.Where(s => s.Group == group.Name)
                 .OrderByDescending(s => s.Priority).ThenBy(s => s.Name, StringComparer.Ordinal).ToList();
-            var builder = new WitnessBuilder(members);
+            var builder = new WitnessBuilder(ruleset, members);
             for (var i = 0; i < members.Count; i++)
             {
                 for (var j = i + 1; j < members.Count; j++)
                 {
                     var (higher, lower) = (members[i], members[j]);
-                    findings.Add(Pair(ruleset, group, builder, forms, higher, lower));
+                    findings.Add(Pair(group, builder, forms, higher, lower));
                     if (!unsatisfiable.Contains(lower.Name) && Implies(forms, lower, higher))
                     {
                         findings.Add(Implies(forms, higher, lower)
@@ -150,7 +150,7 @@ public static class ConflictAnalyzer
         }
     }
 
-    private static ConflictFinding Pair(Ruleset ruleset, SegmentGroup group, WitnessBuilder builder, FormCache forms, SegmentRule higher, SegmentRule lower)
+    private static ConflictFinding Pair(SegmentGroup group, WitnessBuilder builder, FormCache forms, SegmentRule higher, SegmentRule lower)
     {
         var segments = Sorted(higher, lower);
         var both = new[] { forms.Positive(higher), forms.Positive(lower) };
@@ -175,7 +175,7 @@ public static class ConflictAnalyzer
             var region = Region(atoms);
             for (var attempt = 0; attempt < AttemptsPerCombination && attempts < AttemptsPerPair; attempt++, attempts++)
             {
-                if (solver.PickModel(new ModelPreferences(attempt)) is { } model && builder.Build(model, ruleset, [higher, lower]) is { } witness)
+                if (solver.PickModel(new ModelPreferences(attempt)) is { } model && builder.Build(model, [higher, lower]) is { } witness)
                 {
                     var policy = group.OnConflict == ConflictPolicy.Reject
                         ? $"; group {group.Name} rejects conflicts"

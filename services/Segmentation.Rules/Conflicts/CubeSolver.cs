@@ -11,12 +11,13 @@ namespace Segmentation.Rules.Conflicts;
 internal sealed class CubeSolver
 {
     private const int ZeroNode = 0;
+    private const int NowNode = 1;
 
     private readonly Dictionary<Variable, int> realNodes = [];
     private readonly Dictionary<Variable, int> countNodes = [];
     private readonly Dictionary<Variable, int> timeNodes = [];
-    private readonly List<EventStream> streams = [];
-    private readonly List<PropertyAggregateVariable> propertyAggregates = [];
+    private readonly List<StreamIndex> streams = [];
+    private readonly List<AggregateIndex> propertyAggregates = [];
     private readonly Dictionary<Variable, bool> isNull = [];
     private readonly Dictionary<AttributeVariable, TextDomain> texts = [];
     private readonly Dictionary<AttributeVariable, bool> bools = [];
@@ -31,11 +32,28 @@ internal sealed class CubeSolver
 
     private sealed record TextDomain(IReadOnlySet<string>? Included, IReadOnlySet<string> Excluded);
 
+    /// <summary>A stream's nodes, looked up once: its whole count, first and last, unfiltered first and last, window counts.</summary>
+    private sealed record StreamIndex(
+        OccurrenceVariable First,
+        OccurrenceVariable Last,
+        int AllNode,
+        int FirstNode,
+        int LastNode,
+        (OccurrenceVariable First, OccurrenceVariable Last, int FirstNode, int LastNode)? Unfiltered,
+        IReadOnlyList<(long Window, int Node)> Windows);
+
+    /// <summary>A sum/min/max/avg with its node, its carrying count's node, and the aggregates over the same stream and property.</summary>
+    private sealed record AggregateIndex(PropertyAggregateVariable Variable, int Node, int CarriersNode)
+    {
+        public List<AggregateIndex> Siblings { get; } = [];
+    }
+
     private CubeSolver(IEnumerable<Variable> variables)
     {
+        // Insertion order (no sorting): deterministic, and cheaper than ordering by name.
         var all = Close(variables);
-        timeNodes[NowVariable.Instance] = 1;
-        foreach (var variable in all.OrderBy(v => v.ToString(), StringComparer.Ordinal))
+        timeNodes[NowVariable.Instance] = NowNode;
+        foreach (var variable in all)
         {
             switch (variable)
             {
@@ -46,17 +64,43 @@ internal sealed class CubeSolver
                 case AttributeVariable { Type: ExprType.Timestamp }:
                     timeNodes.TryAdd(variable, timeNodes.Count + 1);
                     break;
-                case PropertyAggregateVariable aggregate:
-                    realNodes[variable] = realNodes.Count + 1;
-                    propertyAggregates.Add(aggregate);
-                    break;
+                case PropertyAggregateVariable:
                 case AttributeVariable { Type: ExprType.Number }:
                     realNodes[variable] = realNodes.Count + 1;
                     break;
             }
         }
 
-        streams.AddRange(all.OfType<CountVariable>().Select(c => c.Stream).Distinct().OrderBy(s => s.ToString(), StringComparer.Ordinal));
+        foreach (var stream in all.OfType<CountVariable>().Select(c => c.Stream).Distinct())
+        {
+            var first = new OccurrenceVariable(AggregateKind.First, stream);
+            var last = new OccurrenceVariable(AggregateKind.Last, stream);
+            (OccurrenceVariable, OccurrenceVariable, int, int)? unfiltered = null;
+            if (stream.FilterText is not null)
+            {
+                var unfilteredFirst = new OccurrenceVariable(AggregateKind.First, stream with { FilterText = null });
+                var unfilteredLast = unfilteredFirst with { Kind = AggregateKind.Last };
+                unfiltered = (unfilteredFirst, unfilteredLast, timeNodes[unfilteredFirst], timeNodes[unfilteredLast]);
+            }
+
+            var windows = countNodes
+                .Where(p => p.Key is CountVariable { WindowTicks: not null, Property: null } c && c.Stream == stream)
+                .Select(p => (((CountVariable)p.Key).WindowTicks!.Value, p.Value))
+                .ToList();
+            streams.Add(new StreamIndex(first, last, countNodes[new CountVariable(stream, null)], timeNodes[first], timeNodes[last], unfiltered, windows));
+        }
+
+        foreach (var aggregate in all.OfType<PropertyAggregateVariable>())
+        {
+            propertyAggregates.Add(new AggregateIndex(aggregate, realNodes[aggregate], countNodes[aggregate.Carriers]));
+        }
+
+        foreach (var aggregate in propertyAggregates)
+        {
+            aggregate.Siblings.AddRange(propertyAggregates.Where(other => other != aggregate
+                && other.Variable.Stream == aggregate.Variable.Stream && other.Variable.Property == aggregate.Variable.Property));
+        }
+
         reals = new DifferenceBounds<double>(realNodes.Count + 1, integral: false);
         counts = new DifferenceBounds<Int128>(countNodes.Count + 1, integral: true);
         times = new DifferenceBounds<Int128>(timeNodes.Count + 1, integral: true);
@@ -330,10 +374,6 @@ internal sealed class CubeSolver
 
     private bool? NullStatus(Variable variable) => !variable.Nullable ? false : isNull.TryGetValue(variable, out var value) ? value : null;
 
-    private Int128? CountLower(CountVariable count) => counts.LowerOf(countNodes[count])?.Value;
-
-    private Int128? CountUpper(CountVariable count) => counts.UpperOf(countNodes[count])?.Value;
-
     /// <summary>
     /// Applies, until nothing changes, the relations that hold conditionally: a stream has events exactly when its count
     /// is positive and its first/last are not null; an event in a window makes the last event younger than the window and
@@ -371,23 +411,19 @@ internal sealed class CubeSolver
         return true;
     }
 
-    private bool PropagateStream(EventStream stream)
+    private bool PropagateStream(StreamIndex stream)
     {
         var changed = false;
-        var all = new CountVariable(stream, null);
-        var first = new OccurrenceVariable(AggregateKind.First, stream);
-        var last = new OccurrenceVariable(AggregateKind.Last, stream);
-        var allNode = countNodes[all];
-        var now = timeNodes[NowVariable.Instance];
-        var firstNode = timeNodes[first];
-        var lastNode = timeNodes[last];
+        var (first, last) = (stream.First, stream.Last);
+        var (allNode, firstNode, lastNode) = (stream.AllNode, stream.FirstNode, stream.LastNode);
+        const int now = NowNode;
 
-        if (CountLower(all) >= 1)
+        if (counts.LowerOf(allNode)?.Value >= 1)
         {
             changed |= SetNull(first, false) | SetNull(last, false);
         }
 
-        if (CountUpper(all) <= 0)
+        if (counts.UpperOf(allNode)?.Value <= 0)
         {
             changed |= SetNull(first, true) | SetNull(last, true);
         }
@@ -400,7 +436,7 @@ internal sealed class CubeSolver
             changed |= times.Add(lastNode, now, 0, false) | times.Add(firstNode, lastNode, 0, false);
 
             // One event is both the first and the last; a first strictly before the last takes two.
-            if (CountUpper(all) <= 1)
+            if (counts.UpperOf(allNode)?.Value <= 1)
             {
                 changed |= times.Add(lastNode, firstNode, 0, false);
             }
@@ -410,14 +446,10 @@ internal sealed class CubeSolver
                 changed |= counts.Add(ZeroNode, allNode, -2, false);
             }
 
-            if (stream.FilterText is not null)
+            if (stream.Unfiltered is { } unfiltered)
             {
-                var unfiltered = stream with { FilterText = null };
-                var unfilteredFirst = timeNodes[new OccurrenceVariable(AggregateKind.First, unfiltered)];
-                var unfilteredLast = timeNodes[new OccurrenceVariable(AggregateKind.Last, unfiltered)];
-                changed |= SetNull(new OccurrenceVariable(AggregateKind.First, unfiltered), false);
-                changed |= SetNull(new OccurrenceVariable(AggregateKind.Last, unfiltered), false);
-                changed |= times.Add(unfilteredFirst, firstNode, 0, false) | times.Add(lastNode, unfilteredLast, 0, false);
+                changed |= SetNull(unfiltered.First, false) | SetNull(unfiltered.Last, false);
+                changed |= times.Add(unfiltered.FirstNode, firstNode, 0, false) | times.Add(lastNode, unfiltered.LastNode, 0, false);
             }
         }
         else if (NullStatus(first) == true || NullStatus(last) == true)
@@ -431,20 +463,15 @@ internal sealed class CubeSolver
             return changed;
         }
 
-        foreach (var (variable, node) in countNodes)
+        foreach (var (window, node) in stream.Windows)
         {
-            if (variable is not CountVariable { WindowTicks: { } window, Property: null } count || count.Stream != stream)
-            {
-                continue;
-            }
-
             // The last event lies in (now - W, now] exactly when the window holds an event.
-            if (CountLower(count) >= 1)
+            if (counts.LowerOf(node)?.Value >= 1)
             {
                 changed |= times.Add(now, lastNode, window - 1, false);
             }
 
-            if (CountUpper(count) <= 0)
+            if (counts.UpperOf(node)?.Value <= 0)
             {
                 changed |= times.Add(lastNode, now, -window, false);
             }
@@ -484,15 +511,14 @@ internal sealed class CubeSolver
         return changed;
     }
 
-    private bool PropagateAggregate(PropertyAggregateVariable aggregate)
+    private bool PropagateAggregate(AggregateIndex aggregate)
     {
         var changed = false;
-        var carriers = aggregate.Carriers;
-        var carriersNode = countNodes[carriers];
-        var node = realNodes[aggregate];
-        if (aggregate.Kind == AggregateKind.Sum)
+        var variable = aggregate.Variable;
+        var (node, carriersNode) = (aggregate.Node, aggregate.CarriersNode);
+        if (variable.Kind == AggregateKind.Sum)
         {
-            if (CountUpper(carriers) <= 0)
+            if (counts.UpperOf(carriersNode)?.Value <= 0)
             {
                 changed |= reals.AddRange(node, ZeroNode, new Bound<double>(0, false), new Bound<double>(0, false));
             }
@@ -503,51 +529,69 @@ internal sealed class CubeSolver
             {
                 changed |= counts.Add(ZeroNode, carriersNode, -1, false);
             }
+        }
+        else
+        {
+            switch (NullStatus(variable))
+            {
+                case false:
+                    changed |= counts.Add(ZeroNode, carriersNode, -1, false);
+                    break;
+                case true:
+                    changed |= counts.Add(carriersNode, ZeroNode, 0, false);
+                    break;
+            }
 
+            if (counts.LowerOf(carriersNode)?.Value >= 1)
+            {
+                changed |= SetNull(variable, false);
+            }
+            else if (counts.UpperOf(carriersNode)?.Value <= 0)
+            {
+                changed |= SetNull(variable, true);
+            }
+        }
+
+        if (NullStatus(variable) == true)
+        {
             return changed;
         }
 
-        switch (NullStatus(aggregate))
+        var single = counts.UpperOf(carriersNode)?.Value <= 1;
+        foreach (var other in aggregate.Siblings)
         {
-            case false:
-                changed |= counts.Add(ZeroNode, carriersNode, -1, false);
-                break;
-            case true:
-                changed |= counts.Add(carriersNode, ZeroNode, 0, false);
-                break;
-        }
-
-        if (CountLower(carriers) >= 1)
-        {
-            changed |= SetNull(aggregate, false);
-        }
-        else if (CountUpper(carriers) <= 0)
-        {
-            changed |= SetNull(aggregate, true);
-        }
-
-        if (NullStatus(aggregate) != false)
-        {
-            return changed;
-        }
-
-        var single = CountUpper(carriers) <= 1;
-        foreach (var other in propertyAggregates)
-        {
-            if (other == aggregate || other.Stream != aggregate.Stream || other.Property != aggregate.Property
-                || other.WindowTicks != aggregate.WindowTicks || (other.Kind != AggregateKind.Sum && NullStatus(other) != false))
+            // Same window, or nested windows (they always are) with as many carrying events: the same events.
+            var sameEvents = other.Variable.WindowTicks == variable.WindowTicks
+                || (counts.Upper(carriersNode, other.CarriersNode)?.Value <= 0 && counts.Upper(other.CarriersNode, carriersNode)?.Value <= 0);
+            if (!sameEvents || NullStatus(other.Variable) == true)
             {
                 continue;
             }
 
-            var otherNode = realNodes[other];
+            if (other.Variable.Kind == variable.Kind)
+            {
+                changed |= reals.AddRange(node, other.Node, new Bound<double>(0, false), new Bound<double>(0, false));
+                continue;
+            }
+
+            if (variable.Kind == AggregateKind.Sum || NullStatus(variable) != false || (other.Variable.Kind != AggregateKind.Sum && NullStatus(other.Variable) != false))
+            {
+                continue;
+            }
+
+            if (reals.Upper(node, other.Node) is { } below && (below.Value < 0 || (below.Value == 0 && below.Strict)))
+            {
+                // Two different values among min, avg, max, sum take two events.
+                changed |= counts.Add(ZeroNode, carriersNode, -2, false);
+            }
+
             if (single)
             {
-                changed |= reals.AddRange(node, otherNode, new Bound<double>(0, false), new Bound<double>(0, false));
+                changed |= reals.AddRange(node, other.Node, new Bound<double>(0, false), new Bound<double>(0, false));
             }
-            else if (Rank(aggregate.Kind) < Rank(other.Kind) && other.Kind != AggregateKind.Sum)
+            else if (Rank(variable.Kind) < Rank(other.Variable.Kind) && other.Variable.Kind != AggregateKind.Sum)
             {
-                changed |= reals.Add(node, otherNode, 0, false);
+                changed |= reals.Add(node, other.Node, 0, false);
             }
         }
 
@@ -573,6 +617,43 @@ internal sealed class CubeSolver
     {
         var solver = Clone();
         var model = new CubeModel();
+        // Filtered counts first, then unfiltered ones (the fewest events that work, but enough for the filtered events when
+        // their filters exclude each other), then how many of them carry a property (as many as allowed).
+        var countOrder = countNodes.OrderBy(p => p.Key is CountVariable { Property: not null } ? 2 : p.Key is CountVariable { Stream.FilterText: not null } ? 0 : 1)
+            .ThenBy(p => p.Value);
+        foreach (var (variable, node) in countOrder)
+        {
+            var count = (CountVariable)variable;
+            var low = solver.counts.LowerOf(node)?.Value ?? 0;
+            var high = solver.counts.UpperOf(node)?.Value;
+            var filtered = model.Counts
+                .Where(p => p.Key.Property is null && p.Key.WindowTicks == count.WindowTicks && p.Key.Stream.EventType == count.Stream.EventType)
+                .Sum(p => p.Value);
+            var preferred = count.Property is not null ? high ?? low
+                : count.Stream.FilterText is null ? Int128.Clamp(Int128.Max(choose.Count(low, high), filtered), low, high ?? Int128.MaxValue)
+                : choose.Count(low, high);
+            var candidates = new[] { preferred, low, low + 1, low + 2, high ?? low + 3 }.Distinct().Where(v => v >= low && (high is null || v <= high));
+            CubeSolver? next = null;
+            foreach (var candidate in candidates.Where(v => v <= CubeModel.MaxEvents))
+            {
+                next = solver.Clone();
+                next.counts.AddRange(node, ZeroNode, new Bound<Int128>(candidate, false), new Bound<Int128>(candidate, false));
+                next.Propagate();
+                if (next.Satisfiable)
+                {
+                    model.Counts[count] = (int)candidate;
+                    break;
+                }
+            }
+
+            if (next is not { Satisfiable: true })
+            {
+                return null;
+            }
+
+            solver = next;
+        }
+
         // A sum beside an average of the same events is their product with the count, so it is derived once counts are known.
         var derivedSums = realNodes.Keys.OfType<PropertyAggregateVariable>()
             .Where(sum => sum.Kind == AggregateKind.Sum && solver.NullStatus(sum with { Kind = AggregateKind.Avg }) == false
@@ -594,28 +675,6 @@ internal sealed class CubeSolver
             }
 
             model.Numbers[variable] = value;
-        }
-
-        // Plain counts first (the fewest events that work), then how many of them carry a property (as many as allowed).
-        foreach (var (variable, node) in countNodes.OrderBy(p => ((CountVariable)p.Key).Property is null ? 0 : 1).ThenBy(p => p.Value))
-        {
-            var count = (CountVariable)variable;
-            var low = solver.counts.LowerOf(node)?.Value ?? 0;
-            var high = solver.counts.UpperOf(node)?.Value;
-            var value = count.Property is null ? choose.Count(low, high) : high ?? low;
-            if (value > CubeModel.MaxEvents)
-            {
-                return null;
-            }
-
-            solver.counts.AddRange(node, ZeroNode, new Bound<Int128>(value, false), new Bound<Int128>(value, false));
-            solver.Propagate();
-            if (!solver.Satisfiable)
-            {
-                return null;
-            }
-
-            model.Counts[count] = (int)value;
         }
 
         foreach (var sum in derivedSums)

@@ -19,9 +19,14 @@ internal sealed class WitnessBuilder
     private readonly Dictionary<string, Evaluator> filters = new(StringComparer.Ordinal);
     private readonly Dictionary<string, List<Expr>> filterLiterals = new(StringComparer.Ordinal);
     private readonly Dictionary<string, HashSet<string>> filterProperties = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, SegmentEngine> engines = new(StringComparer.Ordinal);
+    private readonly Ruleset ruleset;
 
-    public WitnessBuilder(IEnumerable<SegmentRule> segments)
+    /// <param name="ruleset">The ruleset the segments come from.</param>
+    /// <param name="segments">The segments whose conditions witnesses are built for.</param>
+    public WitnessBuilder(Ruleset ruleset, IReadOnlyList<SegmentRule> segments)
     {
+        this.ruleset = ruleset;
         foreach (var aggregate in segments.SelectMany(s => s.Condition.DescendantsAndSelf()).OfType<EventAggregate>())
         {
             if (aggregate.Filter is { } filter && filters.TryAdd(CanonicalText.Of(filter), FilterCompiler.Compile(filter).Evaluate))
@@ -34,7 +39,7 @@ internal sealed class WitnessBuilder
     }
 
     /// <summary>A history, confirmed by the engine, in which every one of <paramref name="segments"/> qualifies at the returned instant.</summary>
-    public ConflictWitness? Build(CubeModel model, Ruleset ruleset, IReadOnlyList<SegmentRule> segments)
+    public ConflictWitness? Build(CubeModel model, IReadOnlyList<SegmentRule> segments)
     {
         var events = Events(model);
         if (events is null)
@@ -43,15 +48,29 @@ internal sealed class WitnessBuilder
         }
 
         var at = new DateTimeOffset(model.Now, TimeSpan.Zero);
-        return Confirms(ruleset, segments, events, at) ? new ConflictWitness(at, events) : null;
+        return Confirms(segments, events, at) ? new ConflictWitness(at, events) : null;
     }
 
-    /// <summary>Replays the history through the real engine and asks it whether each condition holds at the instant.</summary>
-    public static bool Confirms(Ruleset ruleset, IReadOnlyList<SegmentRule> segments, IReadOnlyList<CustomerEvent> events, DateTimeOffset at)
+    /// <summary>
+    /// Replays the history through the real engine and asks it whether each condition holds at the instant. One engine
+    /// per segment (a ruleset of that segment alone) is compiled once and reused: the replayed customer state holds every
+    /// event and attribute whatever the segments, so each segment's engine can explain its condition on it.
+    /// </summary>
+    public bool Confirms(IReadOnlyList<SegmentRule> segments, IReadOnlyList<CustomerEvent> events, DateTimeOffset at)
     {
-        var engine = new SegmentEngine(ruleset with { Segments = segments });
-        var state = engine.Replay(CustomerId, events, at).State;
-        return segments.All(segment => engine.Explain(state, segment.Name, at).ConditionHolds);
+        var state = EngineFor(segments[0]).Replay(CustomerId, events, at).State;
+        return segments.All(segment => EngineFor(segment).Explain(state, segment.Name, at).ConditionHolds);
+    }
+
+    private SegmentEngine EngineFor(SegmentRule segment)
+    {
+        if (!engines.TryGetValue(segment.Name, out var engine))
+        {
+            engine = new SegmentEngine(ruleset with { Segments = [segment] });
+            engines.Add(segment.Name, engine);
+        }
+
+        return engine;
     }
 
     /// <summary>One event under construction: its age (ticks before now), the filters it must pass, and its properties.</summary>

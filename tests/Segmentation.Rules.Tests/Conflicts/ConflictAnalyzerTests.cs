@@ -167,7 +167,8 @@ public class ConflictAnalyzerTests
         var conflict = Assert.Single(report.Findings, f => f.Kind == FindingKind.Conflict && f.Segments.SequenceEqual(["big_spender", "win_back"]));
         Assert.Equal("big_spender", conflict.Winner);
         Assert.Contains("sum(Purchased.amount, 90d) >= 500", conflict.Description, StringComparison.Ordinal);
-        Assert.True(WitnessBuilder.Confirms(ruleset, [.. ruleset.Segments.Where(s => s.Name is "big_spender" or "win_back")], conflict.Witness!.Events, conflict.Witness.At));
+        SegmentRule[] pair = [.. ruleset.Segments.Where(s => s.Name is "big_spender" or "win_back")];
+        Assert.True(new WitnessBuilder(ruleset, pair).Confirms(pair, conflict.Witness!.Events, conflict.Witness.At));
         Assert.True(report.Accepted);
     }
 
