@@ -10,10 +10,7 @@ namespace Segmentation.Rules.Conflicts;
 /// <see cref="Approximations"/>. Hence an empty intersection proves disjointness, while a non-empty one proves nothing
 /// until a witness confirms it.
 /// </summary>
-internal sealed record NormalForm(IReadOnlyList<IReadOnlyList<Atom>> Cubes, IReadOnlyList<string> Approximations)
-{
-    public bool IsExact => Approximations.Count == 0;
-}
+internal sealed record NormalForm(IReadOnlyList<IReadOnlyList<Atom>> Cubes, IReadOnlyList<string> Approximations);
 
 /// <summary>Pushes negation to the atoms (De Morgan; a comparison's negation also admits its operands being null) and multiplies out.</summary>
 internal sealed class ConditionNormalizer
@@ -405,7 +402,9 @@ internal sealed class ConditionNormalizer
     {
         if (term.Node is null)
         {
-            return Value.FormatTimestamp(new DateTimeOffset((long)term.Offset, TimeSpan.Zero));
+            return term.Offset >= 0 && term.Offset <= DateTimeOffset.MaxValue.UtcTicks
+                ? Value.FormatTimestamp(new DateTimeOffset((long)term.Offset, TimeSpan.Zero))
+                : $"{term.Offset} ticks";
         }
 
         return term.Offset == 0 ? term.Node.ToString()!

@@ -291,7 +291,9 @@ internal sealed class CubeSolver
 
                 if (d.X is CountVariable || d.Y is CountVariable)
                 {
-                    var bound = d.Strict ? (Int128)Math.Ceiling(d.Bound) - 1 : (Int128)Math.Floor(d.Bound);
+                    // Counts are integers: x - y < c is x - y <= ceil(c) - 1. Bounds beyond 1e30 events are as good as none.
+                    var limited = Math.Clamp(d.Bound, -1e30, 1e30);
+                    var bound = d.Strict ? (Int128)Math.Ceiling(limited) - 1 : (Int128)Math.Floor(limited);
                     counts.Add(CountNode(d.X), CountNode(d.Y), bound, false);
                 }
                 else
