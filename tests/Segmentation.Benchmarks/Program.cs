@@ -1,9 +1,15 @@
 using BenchmarkDotNet.Running;
 using Segmentation.Benchmarks.EndToEnd;
+using Segmentation.Benchmarks.Simulation;
 
 if (args is ["e2e", .. var loadArguments])
 {
     return await EndToEndLoad.Run(loadArguments);
+}
+
+if (args is ["simulation", .. var simulationArguments])
+{
+    return await SimulationBenchmark.Run(simulationArguments);
 }
 
 BenchmarkSwitcher.FromAssembly(typeof(EndToEndLoad).Assembly).Run(args);
