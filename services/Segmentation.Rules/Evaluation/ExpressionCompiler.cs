@@ -147,6 +147,17 @@ internal sealed class ExpressionCompiler(IReadOnlyDictionary<string, AttributeTy
                 var events = CollectionsMarshal.AsSpan(list);
                 var end = CountUpTo(events, ctx.Now);
                 var start = window > 0 ? CountUpTo(events, ctx.Now - window) : 0;
+                if (kind == AggregateKind.Count && filter is null && property is null)
+                {
+                    // Every event in the window counts: no need to look at them, only at the first one to leave.
+                    if (window > 0 && end > start)
+                    {
+                        ctx.ChangesAt(events[start].OccurredAt.UtcTicks + window);
+                    }
+
+                    return Value.FromNumber(end - start);
+                }
+
                 var included = 0;
                 var total = 0.0;
                 var extreme = kind == AggregateKind.Min ? double.PositiveInfinity : double.NegativeInfinity;

@@ -163,6 +163,38 @@ public class MembershipTests
     }
 
     [Fact]
+    public void Caches_replaced_in_place_by_someone_else_are_re_indexed_by_the_engine()
+    {
+        // As the service's projection does: the persisted caches of a later evaluation copied into an existing instance.
+        var engine = Contact(extra: "  recent:\n    when: count(Purchased, 2d) >= 1\n");
+        var stale = new CustomerState { CustomerId = "c" };
+        engine.Apply(stale, Event("SignedUp", T0), T0);
+        var later = stale.Clone();
+        engine.Apply(later, Event("Purchased", T0.AddHours(1), ("amount", 150)), T0.AddHours(1));
+        foreach (var e in later.EventsByType.Values.SelectMany(events => events))
+        {
+            stale.Record(e);
+        }
+
+        stale.Held.Clear();
+        foreach (var (name, since) in later.Held) stale.Held[name] = since;
+        foreach (var (group, at) in later.LastGroupEntry) stale.LastGroupEntry[group] = at;
+        stale.Qualifying.Clear();
+        stale.Qualifying.UnionWith(later.Qualifying);
+        stale.RecheckAt.Clear();
+        foreach (var (name, due) in later.RecheckAt) stale.RecheckAt[name] = due;
+        stale.EvaluatedAt = later.EvaluatedAt;
+        stale.NextCheckAt = later.NextCheckAt;
+
+        var expected = engine.Evaluate(later, T0.AddDays(3));
+        var actual = engine.Evaluate(stale, T0.AddDays(3));
+        Assert.Equal(expected.Changes, actual.Changes);
+        Assert.Contains(actual.Changes, c => c.Segment == "recent" && c.Kind == MembershipChangeKind.Exited);
+        Assert.Equal(expected.Blocked, actual.Blocked);
+        Assert.Equal(expected.NextCheckAt, actual.NextCheckAt);
+    }
+
+    [Fact]
     public void A_new_ruleset_re_evaluates_everything_and_leaves_removed_segments()
     {
         var state = new CustomerState { CustomerId = "c" };
