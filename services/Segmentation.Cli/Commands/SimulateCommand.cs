@@ -134,7 +134,7 @@ internal static class SimulateCommand
         {
             var progress = TerminalProgress.ForConsole(error, await database.CountProfiles(cancellationToken));
             var report = await RulesetSimulation.Simulate(
-                candidate, baseline, new SnapshotScope(database.Profiles(cancellationToken), DateTimeOffset.UtcNow),
+                candidate, baseline, new SnapshotScope(database.Profiles(cancellationToken), TimeProvider.System.GetUtcNow()),
                 options with { Progress = progress }, cancellationToken);
             progress?.Finish();
             return report;
@@ -148,7 +148,7 @@ internal static class SimulateCommand
 
         var replayProgress = TerminalProgress.ForConsole(error, await database.CountStreams(cancellationToken));
         var replay = await RulesetSimulation.Simulate(
-            candidate, baseline, new ReplayScope(database.Histories(cancellationToken), from.Value, to ?? DateTimeOffset.UtcNow),
+            candidate, baseline, new ReplayScope(database.Histories(cancellationToken), from.Value, to ?? TimeProvider.System.GetUtcNow()),
             options with { Progress = replayProgress }, cancellationToken);
         replayProgress?.Finish();
         return replay;

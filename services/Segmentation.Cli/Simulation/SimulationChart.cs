@@ -7,6 +7,7 @@ namespace Segmentation.Cli.Simulation;
 /// <summary>
 /// Messages per day per segment (entries into segments with a channel), the candidate as solid lines with markers and
 /// the baseline as dashed lines in the same colour, written as SVG or PNG (by the file's extension) with ScottPlot.
+/// Segments that would send nothing under either ruleset are left out.
 /// </summary>
 internal static class SimulationChart
 {
@@ -18,8 +19,8 @@ internal static class SimulationChart
         var index = 0;
         foreach (var segment in report.Segments)
         {
-            var candidate = segment.Channel is null ? null : segment.EntriesPerDay;
-            var baseline = segment.Baseline is { Channel: not null } b ? b.EntriesPerDay : null;
+            var candidate = segment.Channel is null || segment.Entries == 0 ? null : segment.EntriesPerDay;
+            var baseline = segment.Baseline is { Channel: not null, Entries: > 0 } b ? b.EntriesPerDay : null;
             if (candidate is null && baseline is null)
             {
                 continue;
@@ -47,23 +48,25 @@ internal static class SimulationChart
             }
         }
 
-        plot.Axes.DateTimeTicksBottom();
+        var dates = plot.Axes.DateTimeTicksBottom();
+        ((ScottPlot.TickGenerators.DateTimeAutomatic)dates.TickGenerator).LabelFormatter =
+            day => day.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
         plot.Axes.Left.Label.Text = "messages per day";
         plot.Axes.Bottom.Label.Text = "day (UTC)";
         plot.Title(report.Baseline is null
-            ? $"Messages per day per segment: {Path.GetFileName(report.Candidate.File)}"
-            : $"Messages per day per segment: {Path.GetFileName(report.Candidate.File)} (solid) vs {Path.GetFileName(report.Baseline.File)} (dashed)");
-        plot.ShowLegend(Alignment.UpperRight);
+            ? "Messages per day per segment"
+            : "Messages per day per segment: candidate (solid) vs baseline (dashed)");
+        plot.ShowLegend(Edge.Right);
         plot.Axes.Margins(0.05, 0.1);
         plot.Axes.SetLimitsY(0, Math.Max(1, MaxPerDay(report)) * 1.15);
 
         if (string.Equals(Path.GetExtension(path), ".png", StringComparison.OrdinalIgnoreCase))
         {
-            plot.SavePng(path, 1000, 520);
+            plot.SavePng(path, 1100, 520);
         }
         else
         {
-            plot.SaveSvg(path, 1000, 520);
+            plot.SaveSvg(path, 1100, 520);
         }
     }
 
