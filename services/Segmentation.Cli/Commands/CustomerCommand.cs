@@ -15,10 +15,15 @@ internal static class CustomerCommand
             Description = "admin API of the segmentation service (default: $SEGMENTATION_URL or http://127.0.0.1:5080)",
             DefaultValueFactory = _ => Environment.GetEnvironmentVariable("SEGMENTATION_URL") ?? "http://127.0.0.1:5080",
         };
+        var apiKey = new Option<string?>("--api-key")
+        {
+            Description = "admin API key, needed unless the service runs on this machine (default: $SEGMENTATION_API_KEY)",
+            DefaultValueFactory = _ => Environment.GetEnvironmentVariable("SEGMENTATION_API_KEY"),
+        };
         var json = new Option<bool>("--json") { Description = "print the raw JSON" };
         var command = new Command("customer", "show a customer's profile, held segments (since, ruleset version) and blocked segments")
         {
-            customerId, service, json,
+            customerId, service, apiKey, json,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -32,6 +37,7 @@ internal static class CustomerCommand
             }
 
             using var http = new HttpClient { BaseAddress = serviceUrl };
+            if (parse.GetValue(apiKey) is { Length: > 0 } key) http.DefaultRequestHeaders.Add("X-Api-Key", key);
             HttpResponseMessage response;
             try
             {

@@ -25,6 +25,9 @@ public static class SegmentationServiceRegistration
         services.AddServiceTelemetry(configuration ?? new ConfigurationBuilder().Build(), "segmentation-service",
             [SegmentationTelemetry.SourceName, MartenTelemetryName], [SegmentationMetrics.MeterName, MartenTelemetryName]);
         services.TryAddSingleton(TimeProvider.System);
+        // The admin API writes enums as the words the CLI and the README use ("conflict", "entered").
+        services.ConfigureHttpJsonOptions(json => json.SerializerOptions.Converters.Add(
+            new System.Text.Json.Serialization.JsonStringEnumConverter(System.Text.Json.JsonNamingPolicy.CamelCase)));
         services.AddSingleton(settings);
         services.AddMetrics();
         services.AddSingleton<SegmentationMetrics>();
