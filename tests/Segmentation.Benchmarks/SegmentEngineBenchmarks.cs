@@ -18,8 +18,13 @@ namespace Segmentation.Benchmarks;
 /// thirty of them, as in a large ruleset where each rule reads a few event types. Segment i reads event type
 /// <c>Event{i % types}</c>: <c>count(T, 1d) &gt;= i % 5 and sum(T.amount, 2d) &lt; 100 + i or plan == "team"</c>; every
 /// tenth segment is in one exclusive group (24h cooldown), which only our engine arbitrates.
-/// Each operation builds one new event (10 minutes after the previous one, so the windows always hold 144 and 288
-/// events) and brings every rule up to date at the event's time.
+/// Customers: a pool of <see cref="Customers"/> customers, each with three days of history (432 events, one every 10
+/// minutes) built at set-up; operations take the customers in turn. Each operation builds the customer's next event (10
+/// minutes after its previous one, so the windows always hold 144 and 288 events of all types) and brings every rule up to
+/// date at the event's time. Every method then bounds the history of the event's type as a retention job would: once its
+/// oldest event is 4 days old, the events at or before now - <see cref="Horizon"/> (3 days, longer than any window read, so
+/// no result changes) are dropped. Each customer's history so stays between 432 and 576 events however many operations
+/// BenchmarkDotNet runs.
 /// </summary>
 [MemoryDiagnoser]
 public class SegmentEngineBenchmarks
@@ -28,14 +33,27 @@ public class SegmentEngineBenchmarks
     private static readonly DateTimeOffset Start = new(2025, 1, 1, 0, 0, 0, TimeSpan.Zero);
     private static readonly long Day = TimeSpan.TicksPerDay;
 
+    /// <summary>Customers in the pool, taken in turn.</summary>
+    private const int Customers = 8;
+
+    /// <summary>Events before the first operation: three days, one every 10 minutes.</summary>
+    private const int HistoryEvents = 432;
+
+    /// <summary>Events at or before now - Horizon leave the history of the event's type (longest window read: 2 days).</summary>
+    private static readonly long Horizon = 3 * TimeSpan.TicksPerDay;
+
+    /// <summary>A type's history is trimmed once its oldest event is at or before now - TrimAfter.</summary>
+    private static readonly long TrimAfter = 4 * TimeSpan.TicksPerDay;
+
     private SegmentEngine engine = null!;
-    private CustomerState state = null!;
-    private PeerCustomer peer = null!;
-    private ISession nrules = null!;
+    private CustomerState[] states = null!;
+    private PeerCustomer[] peers = null!;
+    private ISession[] nrules = null!;
     private global::RulesEngine.RulesEngine rulesEngine = null!;
-    private RuleParameter[] rulesEngineInput = null!;
+    private RuleParameter[][] rulesEngineInputs = null!;
+    private long[] sequences = null!;
     private int eventTypes;
-    private long sequence;
+    private int turn;
 
     [Params(10, 100, 1_000, 10_000)]
     public int Segments { get; set; }
@@ -50,34 +68,52 @@ public class SegmentEngineBenchmarks
     [Benchmark(Baseline = true)]
     public int Incremental()
     {
-        var e = Next();
-        return engine.Apply(state, e, e.OccurredAt).Changes.Count;
+        var customer = NextCustomer();
+        var e = Next(customer);
+        var changes = engine.Apply(states[customer], e, e.OccurredAt).Changes.Count;
+        Trim(states[customer], e);
+        return changes;
     }
 
     /// <summary>Our engine with the dependency index switched off: every segment evaluated at every event.</summary>
     [Benchmark]
     public int FullReevaluation()
     {
-        var e = Next();
-        return engine.Apply(state, e, e.OccurredAt).Changes.Count;
+        var customer = NextCustomer();
+        var e = Next(customer);
+        var changes = engine.Apply(states[customer], e, e.OccurredAt).Changes.Count;
+        Trim(states[customer], e);
+        return changes;
     }
 
     [GlobalSetup(Targets = [nameof(NRules), nameof(NRulesTouchedFactOnly)])]
     public void SetupNRules()
     {
         eventTypes = EventTypes(Segments);
-        peer = new PeerCustomer(eventTypes);
         var factory = new RuleCompiler().Compile(Enumerable.Range(0, Segments).Select(NRulesRule));
-        nrules = factory.CreateSession();
-        nrules.Insert(peer.Profile);
-        nrules.InsertAll(peer.Histories);
-        VerifyAgainstEngine(e =>
+        ISession NewSession(PeerCustomer customer)
         {
-            ApplyToPeer(e);
-            nrules.UpdateAll(peer.Histories);
-            nrules.Fire();
-            return peer.Qualifying;
+            var session = factory.CreateSession();
+            session.Insert(customer.Profile);
+            session.InsertAll(customer.Histories);
+            session.Fire();
+            return session;
+        }
+
+        VerifyAgainstEngine(customer =>
+        {
+            var session = NewSession(customer);
+            return e =>
+            {
+                ApplyToPeer(customer, e);
+                session.UpdateAll(customer.Histories);
+                session.Fire();
+                return customer.Qualifying;
+            };
         });
+
+        SetupPeers();
+        nrules = [.. peers.Select(NewSession)];
     }
 
     /// <summary>
@@ -88,10 +124,11 @@ public class SegmentEngineBenchmarks
     [Benchmark]
     public int NRules()
     {
-        var e = Next();
-        ApplyToPeer(e);
-        nrules.UpdateAll(peer.Histories);
-        return nrules.Fire();
+        var customer = NextCustomer();
+        var e = Next(customer);
+        ApplyToPeer(peers[customer], e);
+        nrules[customer].UpdateAll(peers[customer].Histories);
+        return nrules[customer].Fire();
     }
 
     /// <summary>
@@ -101,10 +138,11 @@ public class SegmentEngineBenchmarks
     [Benchmark]
     public int NRulesTouchedFactOnly()
     {
-        var e = Next();
-        var history = ApplyToPeer(e);
-        nrules.Update(history);
-        return nrules.Fire();
+        var customer = NextCustomer();
+        var e = Next(customer);
+        var history = ApplyToPeer(peers[customer], e);
+        nrules[customer].Update(history);
+        return nrules[customer].Fire();
     }
 
     [GlobalSetup(Targets = [nameof(RulesEngine)])]
@@ -122,14 +160,15 @@ public class SegmentEngineBenchmarks
             })],
         };
         rulesEngine = new global::RulesEngine.RulesEngine([workflow], new ReSettings { CustomTypes = [typeof(PeerCustomer)] });
-        peer = new PeerCustomer(eventTypes);
-        rulesEngineInput = [new RuleParameter("c", peer)];
-        VerifyAgainstEngine(e =>
+        VerifyAgainstEngine(customer => e =>
         {
-            ApplyToPeer(e);
-            var results = rulesEngine.ExecuteAllRulesAsync("segments", rulesEngineInput).AsTask().GetAwaiter().GetResult();
+            ApplyToPeer(customer, e);
+            var results = rulesEngine.ExecuteAllRulesAsync("segments", [new RuleParameter("c", customer)]).AsTask().GetAwaiter().GetResult();
             return results.Where(r => r.IsSuccess).Select(r => int.Parse(r.Rule.RuleName.AsSpan(1), CultureInfo.InvariantCulture)).ToHashSet();
         });
+
+        SetupPeers();
+        rulesEngineInputs = [.. peers.Select(customer => new[] { new RuleParameter("c", customer) })];
     }
 
     /// <summary>
@@ -139,9 +178,10 @@ public class SegmentEngineBenchmarks
     [Benchmark]
     public int RulesEngine()
     {
-        var e = Next();
-        ApplyToPeer(e);
-        var results = rulesEngine.ExecuteAllRulesAsync("segments", rulesEngineInput).AsTask().GetAwaiter().GetResult();
+        var customer = NextCustomer();
+        var e = Next(customer);
+        ApplyToPeer(peers[customer], e);
+        var results = rulesEngine.ExecuteAllRulesAsync("segments", rulesEngineInputs[customer]).AsTask().GetAwaiter().GetResult();
         return results.Count;
     }
 
@@ -151,8 +191,72 @@ public class SegmentEngineBenchmarks
     {
         eventTypes = EventTypes(Segments);
         engine = new SegmentEngine(BenchmarkRuleset(), incremental);
-        state = new CustomerState { CustomerId = "c1" };
-        engine.Apply(state, Next(), Start);
+        sequences = new long[Customers];
+        states = [.. Enumerable.Range(0, Customers).Select(customer => NewEngineCustomer(engine, customer))];
+    }
+
+    /// <summary>A customer with <see cref="HistoryEvents"/> events recorded, then evaluated once at the last one.</summary>
+    private CustomerState NewEngineCustomer(SegmentEngine with, int customer, int historyEvents = HistoryEvents)
+    {
+        var state = new CustomerState { CustomerId = $"c{customer}" };
+        CustomerEvent? last = null;
+        for (var i = 0; i < historyEvents; i++)
+        {
+            last = Next(customer);
+            state.Record(last);
+        }
+
+        with.Evaluate(state, last!.OccurredAt);
+        return state;
+    }
+
+    /// <summary>The peers' pool: the same customers with the same histories as <see cref="NewEngineCustomer"/>.</summary>
+    private void SetupPeers()
+    {
+        sequences = new long[Customers];
+        peers = [.. Enumerable.Range(0, Customers).Select(customer => NewPeerCustomer(customer))];
+    }
+
+    private PeerCustomer NewPeerCustomer(int customer) => NewPeerCustomer(customer, HistoryEvents);
+
+    private PeerCustomer NewPeerCustomer(int customer, int historyEvents)
+    {
+        var peer = new PeerCustomer(eventTypes);
+        for (var i = 0; i < historyEvents; i++)
+        {
+            ApplyToPeer(peer, Next(customer));
+        }
+
+        return peer;
+    }
+
+    private int NextCustomer()
+    {
+        var customer = turn;
+        turn = (turn + 1) % Customers;
+        return customer;
+    }
+
+    /// <summary>
+    /// Once the oldest event of <paramref name="e"/>'s type is at or before e - <see cref="TrimAfter"/>, drops those at or
+    /// before e - <see cref="Horizon"/> from the engine's history (as <see cref="PeerHistory.Trim"/> does for the peers).
+    /// </summary>
+    private static void Trim(CustomerState state, CustomerEvent e)
+    {
+        var list = state.EventsByType[e.Type];
+        var now = e.OccurredAt.UtcTicks;
+        if (list[0].OccurredAt.UtcTicks > now - TrimAfter)
+        {
+            return;
+        }
+
+        var old = 0;
+        while (old < list.Count && list[old].OccurredAt.UtcTicks <= now - Horizon)
+        {
+            old++;
+        }
+
+        list.RemoveRange(0, old);
     }
 
     private Ruleset BenchmarkRuleset()
@@ -174,41 +278,58 @@ public class SegmentEngineBenchmarks
         return loaded.Ruleset ?? throw new InvalidOperationException(string.Join("\n", loaded.Errors));
     }
 
-    private CustomerEvent Next()
+    /// <summary>
+    /// The customer's next event: 10 minutes after its previous one; customers start on different event types and amounts.
+    /// </summary>
+    private CustomerEvent Next(int customer)
     {
-        sequence++;
+        var sequence = ++sequences[customer];
+        var shifted = sequence + customer;
         return new CustomerEvent
         {
             EventId = sequence.ToString("D12", CultureInfo.InvariantCulture),
-            Type = $"Event{sequence % eventTypes}",
+            Type = $"Event{shifted % eventTypes}",
             OccurredAt = Start.AddMinutes(sequence * 10),
-            Properties = new Dictionary<string, Value> { ["amount"] = Value.FromNumber(sequence % 40) },
+            Properties = new Dictionary<string, Value> { ["amount"] = Value.FromNumber(shifted % 40) },
         };
     }
 
-    /// <summary>The peers get the same event (built the same way); returns the history fact of its type.</summary>
-    private PeerHistory ApplyToPeer(CustomerEvent e)
+    /// <summary>
+    /// The peers get the same event (built the same way) and drop the same expired events; returns the history fact of
+    /// its type.
+    /// </summary>
+    private PeerHistory ApplyToPeer(PeerCustomer peer, CustomerEvent e)
     {
-        var history = peer.Histories[(int)(sequence % eventTypes)];
+        var history = peer.Histories[int.Parse(e.Type.AsSpan("Event".Length), CultureInfo.InvariantCulture)];
         history.Add(e.OccurredAt.UtcTicks, e.Properties["amount"].AsNumber);
+        history.Trim(e.OccurredAt.UtcTicks, TrimAfter, Horizon);
         peer.Now = e.OccurredAt.UtcTicks;
         return history;
     }
 
-    /// <summary>Fairness check at set-up: after each of 60 events the peer's qualifying segments equal our engine's.</summary>
-    private void VerifyAgainstEngine(Func<CustomerEvent, IReadOnlySet<int>> applyToPeer)
+    /// <summary>
+    /// Fairness check at set-up, on a customer built as the pool's are but with four days of history, so that trimming
+    /// happens during the check: after each of 60 further events the peer's qualifying segments equal our engine's.
+    /// </summary>
+    private void VerifyAgainstEngine(Func<PeerCustomer, Func<CustomerEvent, IReadOnlySet<int>>> startPeer)
     {
+        const int customer = 1;
         var check = new SegmentEngine(BenchmarkRuleset());
-        var checkState = new CustomerState { CustomerId = "check" };
+        sequences = new long[Customers];
+        var checkState = NewEngineCustomer(check, customer, HistoryEvents + 144);
+        sequences = new long[Customers];
+        var peer = NewPeerCustomer(customer, HistoryEvents + 144);
+        var applyToPeer = startPeer(peer);
         for (var i = 0; i < 60; i++)
         {
-            var e = Next();
+            var e = Next(customer);
             var theirs = applyToPeer(e);
             check.Apply(checkState, e, e.OccurredAt);
+            Trim(checkState, e);
             var ours = checkState.Qualifying.Select(name => int.Parse(name.AsSpan(1), CultureInfo.InvariantCulture)).ToHashSet();
             if (!ours.SetEquals(theirs))
             {
-                throw new InvalidOperationException($"peer disagrees with the engine at event {sequence}: {ours.Count} vs {theirs.Count} qualifying");
+                throw new InvalidOperationException($"peer disagrees with the engine at event {sequences[customer]}: {ours.Count} vs {theirs.Count} qualifying");
             }
         }
     }
@@ -241,14 +362,15 @@ public class SegmentEngineBenchmarks
             h, p));
         _ = profilePattern;
 
+        // The actions keep the qualifying set of the customer whose profile matched (one session per customer).
         var context = Expression.Parameter(typeof(IContext), "ctx");
         var rhs = builder.RightHandSide();
-        var qualifying = Expression.Constant(peer.Qualifying);
+        var qualifying = Expression.Property(p, nameof(PeerProfile.Qualifying));
         rhs.Action(
-            Expression.Lambda(Expression.Call(qualifying, nameof(HashSet<int>.Add), null, Expression.Constant(i)), context),
+            Expression.Lambda(Expression.Call(qualifying, nameof(HashSet<int>.Add), null, Expression.Constant(i)), context, p),
             ActionTrigger.Activated | ActionTrigger.Reactivated);
         rhs.Action(
-            Expression.Lambda(Expression.Call(qualifying, nameof(HashSet<int>.Remove), null, Expression.Constant(i)), context),
+            Expression.Lambda(Expression.Call(qualifying, nameof(HashSet<int>.Remove), null, Expression.Constant(i)), context, p),
             ActionTrigger.Deactivated);
         return builder.Build();
     }
@@ -272,6 +394,24 @@ public sealed class PeerHistory(int type, PeerCustomer customer)
 
         times.Insert(at, ticks);
         amounts.Insert(at, amount);
+    }
+
+    /// <summary>Once the oldest event is at or before now - trimAfter, drops those at or before now - horizon.</summary>
+    public void Trim(long now, long trimAfter, long horizon)
+    {
+        if (times.Count == 0 || times[0] > now - trimAfter)
+        {
+            return;
+        }
+
+        var old = 0;
+        while (old < times.Count && times[old] <= now - horizon)
+        {
+            old++;
+        }
+
+        times.RemoveRange(0, old);
+        amounts.RemoveRange(0, old);
     }
 
     public int Count(long window) => UpTo(customer.Now) - UpTo(customer.Now - window);
@@ -310,6 +450,9 @@ public sealed class PeerHistory(int type, PeerCustomer customer)
 public sealed class PeerProfile
 {
     public string? Plan { get; set; }
+
+    /// <summary>Segments whose rule holds, kept by the NRules actions.</summary>
+    public HashSet<int> Qualifying { get; } = [];
 }
 
 /// <summary>One customer for the peers: the clock, one history per event type, the profile and the qualifying segments.</summary>
@@ -329,7 +472,7 @@ public sealed class PeerCustomer
     public string? Plan => Profile.Plan;
 
     /// <summary>Segments whose rule holds, kept by the NRules actions.</summary>
-    internal HashSet<int> Qualifying { get; } = [];
+    internal HashSet<int> Qualifying => Profile.Qualifying;
 
     public int Count(int type, int windowHours) => Histories[type].Count(windowHours * TimeSpan.TicksPerHour);
 
