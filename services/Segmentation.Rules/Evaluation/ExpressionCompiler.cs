@@ -124,8 +124,14 @@ internal sealed class ExpressionCompiler(IReadOnlyDictionary<string, AttributeTy
                     return Value.Null;
                 }
 
+                var ticks = EventColumns.For(ctx.State, eventType, list).Ticks;
+                var end = EventColumns.CountUpTo(ticks, ctx.Now);
+                if (filter is null)
+                {
+                    return end == 0 ? Value.Null : Value.FromTimestampTicks(ticks[kind == AggregateKind.First ? 0 : end - 1]);
+                }
+
                 var events = CollectionsMarshal.AsSpan(list);
-                var end = CountUpTo(events, ctx.Now);
                 var step = kind == AggregateKind.First ? 1 : -1;
                 for (var i = kind == AggregateKind.First ? 0 : end - 1; i >= 0 && i < end; i += step)
                 {
@@ -137,6 +143,55 @@ internal sealed class ExpressionCompiler(IReadOnlyDictionary<string, AttributeTy
 
                 return Value.Null;
             },
+            _ when filter is null => ctx =>
+            {
+                if (!ctx.State.EventsByType.TryGetValue(eventType, out var list))
+                {
+                    return kind is AggregateKind.Count or AggregateKind.Sum ? Value.FromNumber(0) : Value.Null;
+                }
+
+                // Without a filter the window is a range of a contiguous column: two binary searches, then the values.
+                var columns = EventColumns.For(ctx.State, eventType, list);
+                if (property is null)
+                {
+                    // Every event in the window counts: only the first one to leave it matters for the next change.
+                    var ticks = columns.Ticks;
+                    var end = EventColumns.CountUpTo(ticks, ctx.Now);
+                    var start = window > 0 ? EventColumns.CountUpTo(ticks, ctx.Now - window) : 0;
+                    if (window > 0 && end > start)
+                    {
+                        ctx.ChangesAt(ticks[start] + window);
+                    }
+
+                    return Aggregate(kind, end - start, end - start, 1.0);
+                }
+
+                var column = columns.Property(property);
+                var propertyTicks = column.Ticks;
+                var last = EventColumns.CountUpTo(propertyTicks, ctx.Now);
+                var first = window > 0 ? EventColumns.CountUpTo(propertyTicks, ctx.Now - window) : 0;
+                if (window > 0 && last > first)
+                {
+                    // The earliest counted event is the first to leave the window (now - W, now].
+                    ctx.ChangesAt(propertyTicks[first] + window);
+                }
+
+                if (kind is AggregateKind.Sum or AggregateKind.Avg or AggregateKind.Count && column.Exact)
+                {
+                    return Aggregate(kind, last - first, column.Sum(first, last), double.NaN);
+                }
+
+                var values = column.Values[first..last];
+                var total = 0.0;
+                var extreme = kind == AggregateKind.Min ? double.PositiveInfinity : double.NegativeInfinity;
+                foreach (var amount in values)
+                {
+                    total += amount;
+                    extreme = kind == AggregateKind.Min ? Math.Min(extreme, amount) : Math.Max(extreme, amount);
+                }
+
+                return Aggregate(kind, values.Length, total, extreme);
+            },
             _ => ctx =>
             {
                 if (!ctx.State.EventsByType.TryGetValue(eventType, out var list))
@@ -144,20 +199,11 @@ internal sealed class ExpressionCompiler(IReadOnlyDictionary<string, AttributeTy
                     return kind is AggregateKind.Count or AggregateKind.Sum ? Value.FromNumber(0) : Value.Null;
                 }
 
+                // A where filter looks at each event of the window.
+                var ticks = EventColumns.For(ctx.State, eventType, list).Ticks;
                 var events = CollectionsMarshal.AsSpan(list);
-                var end = CountUpTo(events, ctx.Now);
-                var start = window > 0 ? CountUpTo(events, ctx.Now - window) : 0;
-                if (kind == AggregateKind.Count && filter is null && property is null)
-                {
-                    // Every event in the window counts: no need to look at them, only at the first one to leave.
-                    if (window > 0 && end > start)
-                    {
-                        ctx.ChangesAt(events[start].OccurredAt.UtcTicks + window);
-                    }
-
-                    return Value.FromNumber(end - start);
-                }
-
+                var end = EventColumns.CountUpTo(ticks, ctx.Now);
+                var start = window > 0 ? EventColumns.CountUpTo(ticks, ctx.Now - window) : 0;
                 var included = 0;
                 var total = 0.0;
                 var extreme = kind == AggregateKind.Min ? double.PositiveInfinity : double.NegativeInfinity;
@@ -183,7 +229,7 @@ internal sealed class ExpressionCompiler(IReadOnlyDictionary<string, AttributeTy
 
                     if (included == 0)
                     {
-                        earliestIncluded = e.OccurredAt.UtcTicks;
+                        earliestIncluded = ticks[i];
                     }
 
                     included++;
@@ -197,17 +243,20 @@ internal sealed class ExpressionCompiler(IReadOnlyDictionary<string, AttributeTy
                     ctx.ChangesAt(earliestIncluded + window);
                 }
 
-                return kind switch
-                {
-                    AggregateKind.Count => Value.FromNumber(included),
-                    AggregateKind.Sum => Value.FromNumber(total),
-                    _ when included == 0 => Value.Null,
-                    AggregateKind.Avg => Value.FromNumber(total / included),
-                    _ => Value.FromNumber(extreme),
-                };
+                return Aggregate(kind, included, total, extreme);
             },
         };
     }
+
+    /// <summary>The aggregate's value from what the window held: count/sum of nothing is 0, min/max/avg of nothing null.</summary>
+    private static Value Aggregate(AggregateKind kind, int included, double total, double extreme) => kind switch
+    {
+        AggregateKind.Count => Value.FromNumber(included),
+        AggregateKind.Sum => Value.FromNumber(total),
+        _ when included == 0 => Value.Null,
+        AggregateKind.Avg => Value.FromNumber(total / included),
+        _ => Value.FromNumber(extreme),
+    };
 
     private static bool Matches(EvaluationContext ctx, Evaluator? filter, CustomerEvent e)
     {
@@ -220,26 +269,6 @@ internal sealed class ExpressionCompiler(IReadOnlyDictionary<string, AttributeTy
         var matches = filter(ctx).AsBool;
         ctx.Current = null;
         return matches;
-    }
-
-    /// <summary>Number of events with occurrence time at or before <paramref name="ticks"/> (the list is sorted).</summary>
-    internal static int CountUpTo(ReadOnlySpan<CustomerEvent> events, long ticks)
-    {
-        int low = 0, high = events.Length;
-        while (low < high)
-        {
-            var middle = (low + high) >>> 1;
-            if (events[middle].OccurredAt.UtcTicks <= ticks)
-            {
-                low = middle + 1;
-            }
-            else
-            {
-                high = middle;
-            }
-        }
-
-        return low;
     }
 
     private CompiledNode CompileSince(Since since)

@@ -57,6 +57,12 @@ public sealed class CustomerState
     internal SegmentEngine.EngineIndex? EngineIndex;
 
     /// <summary>
+    /// Transient contiguous copies of <see cref="EventsByType"/> per type, for window aggregates (<see cref="EventColumns"/>).
+    /// Never serialised (a non-public field) and never cloned; each is rebuilt when absent or no longer matching its list.
+    /// </summary>
+    internal Dictionary<string, EventColumns>? Columns;
+
+    /// <summary>
     /// Adds an event to the history in occurrence order and, for ProfileUpdated, takes its properties as attribute
     /// values where they are the latest. Returns false for an event already recorded (same type, time and id).
     /// Attributes whose value changed are added to <paramref name="changedAttributes"/> when given.
@@ -75,6 +81,7 @@ public sealed class CustomerState
             return false;
         }
 
+        KeepColumns(e, list, ~position);
         list.Insert(~position, e);
         if (e.Type == Ruleset.ProfileUpdated)
         {
@@ -112,6 +119,27 @@ public sealed class CustomerState
         EvaluatedAt = EvaluatedAt,
         NextCheckAt = NextCheckAt,
     };
+
+    /// <summary>
+    /// Before <paramref name="e"/> goes into <paramref name="list"/> at <paramref name="position"/>: columns that match the
+    /// list take it when it goes at the end; otherwise they are dropped and rebuilt when next read.
+    /// </summary>
+    private void KeepColumns(CustomerEvent e, List<CustomerEvent> list, int position)
+    {
+        if (Columns is null || !Columns.TryGetValue(e.Type, out var columns))
+        {
+            return;
+        }
+
+        if (position == list.Count && columns.Matches(list))
+        {
+            columns.Append(e);
+        }
+        else
+        {
+            Columns.Remove(e.Type);
+        }
+    }
 
     private static readonly IComparer<CustomerEvent> OccurrenceOrder = Comparer<CustomerEvent>.Create(CustomerEvent.CompareByOccurrence);
 
