@@ -33,19 +33,8 @@ internal static class EvaluateCommand
             var error = parse.InvocationConfiguration.Error;
             var rulesFile = parse.GetRequiredValue(rules);
             var eventsFile = parse.GetRequiredValue(events);
-            if (!SegctlCommand.TryReadFile(rulesFile, error, out var yaml) || !SegctlCommand.TryReadFile(eventsFile, error, out var history))
+            if (SegctlCommand.LoadRuleset(rulesFile, error) is not { } ruleset || !SegctlCommand.TryReadFile(eventsFile, error, out var history))
             {
-                return 1;
-            }
-
-            var loaded = RulesetLoader.Load(yaml, rulesFile.ToString());
-            if (loaded.Ruleset is not { } ruleset)
-            {
-                foreach (var problem in loaded.Errors)
-                {
-                    error.WriteLine(problem);
-                }
-
                 return 1;
             }
 

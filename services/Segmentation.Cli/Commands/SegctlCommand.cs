@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Segmentation.Rules.Rulesets;
 
 namespace Segmentation.Cli.Commands;
 
@@ -21,6 +22,21 @@ public static class SegctlCommand
         Description = "ruleset YAML file",
         Required = true,
     };
+
+    /// <summary>Reads and loads a ruleset; every error (I/O or FILE:LINE:COL) goes to <paramref name="problems"/>.</summary>
+    internal static Ruleset? LoadRuleset(FileInfo file, TextWriter problems) =>
+        TryReadFile(file, problems, out var yaml) ? LoadRuleset(yaml, file.ToString(), problems) : null;
+
+    internal static Ruleset? LoadRuleset(string yaml, string fileName, TextWriter problems)
+    {
+        var loaded = RulesetLoader.Load(yaml, fileName);
+        foreach (var problem in loaded.Errors)
+        {
+            problems.WriteLine(problem);
+        }
+
+        return loaded.Ruleset;
+    }
 
     internal static bool TryReadFile(FileInfo file, TextWriter error, out string text)
     {

@@ -90,7 +90,7 @@ internal static class SimulateCommand
         }
 
         if (!TryInstant(request.From, "--from", error, out var from) || !TryInstant(request.To, "--to", error, out var to)
-            || Load(request.Rules, error) is not { } candidate)
+            || SegctlCommand.LoadRuleset(request.Rules, error) is not { } candidate)
         {
             return null;
         }
@@ -107,7 +107,7 @@ internal static class SimulateCommand
 
             if (await database.ActiveRuleset(cancellationToken) is { } active)
             {
-                baseline = Load(active.Yaml, $"{active.FileName} (active {active.Version})", error);
+                baseline = SegctlCommand.LoadRuleset(active.Yaml, $"{active.FileName} (active {active.Version})", error);
                 if (baseline is null)
                 {
                     return null;
@@ -119,7 +119,7 @@ internal static class SimulateCommand
                 return null;
             }
         }
-        else if (request.Baseline is { } baselineFile && (baseline = Load(new FileInfo(baselineFile), error)) is null)
+        else if (request.Baseline is { } baselineFile && (baseline = SegctlCommand.LoadRuleset(new FileInfo(baselineFile), error)) is null)
         {
             return null;
         }
@@ -198,20 +198,6 @@ internal static class SimulateCommand
             candidate, baseline, new ReplayScope(histories.ToAsyncEnumerable(), start, end), options with { Progress = progress }, cancellationToken);
         progress?.Finish();
         return report;
-    }
-
-    private static Ruleset? Load(FileInfo file, TextWriter error) =>
-        SegctlCommand.TryReadFile(file, error, out var yaml) ? Load(yaml, file.ToString(), error) : null;
-
-    private static Ruleset? Load(string yaml, string fileName, TextWriter error)
-    {
-        var loaded = RulesetLoader.Load(yaml, fileName);
-        foreach (var problem in loaded.Errors)
-        {
-            error.WriteLine(problem);
-        }
-
-        return loaded.Ruleset;
     }
 
     private static bool TryInstant(string? text, string option, TextWriter error, out DateTimeOffset? instant)

@@ -15,19 +15,8 @@ internal static class ValidateCommand
             var output = parse.InvocationConfiguration.Output;
             var error = parse.InvocationConfiguration.Error;
             var file = parse.GetRequiredValue(rules);
-            if (!SegctlCommand.TryReadFile(file, error, out var yaml))
+            if (SegctlCommand.LoadRuleset(file, output) is not { } ruleset)
             {
-                return 1;
-            }
-
-            var loaded = RulesetLoader.Load(yaml, file.ToString());
-            if (loaded.Ruleset is not { } ruleset)
-            {
-                foreach (var problem in loaded.Errors)
-                {
-                    output.WriteLine(problem);
-                }
-
                 return 1;
             }
 
