@@ -1,6 +1,3 @@
-using System.CommandLine;
-using Segmentation.Cli.Commands;
-using Segmentation.Rules.Tests.Language;
 
 namespace Segmentation.Rules.Tests.Cli;
 
@@ -10,8 +7,6 @@ public sealed class SegctlTests : IDisposable
 
     public void Dispose() => Directory.Delete(directory, recursive: true);
 
-    private static string Example(string name) => Path.Combine(RulesetLoaderTests.RepositoryRoot(), "infra", "examples", name);
-
     private string Write(string name, string content)
     {
         var path = Path.Combine(directory, name);
@@ -19,18 +14,10 @@ public sealed class SegctlTests : IDisposable
         return path;
     }
 
-    private static (int ExitCode, string Output, string Error) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        var exit = SegctlCommand.Create().Parse(args).Invoke(new InvocationConfiguration { Output = output, Error = error });
-        return (exit, output.ToString(), error.ToString());
-    }
-
     [Fact]
     public void Validate_prints_a_summary_for_a_good_ruleset()
     {
-        var (exit, output, _) = Run("validate", "--rules", Example("ruleset.yaml"));
+        var (exit, output, _) = Segctl.Run("validate", "--rules", Segctl.Example("ruleset.yaml"));
         Assert.Equal(0, exit);
         Assert.Matches(@"ruleset\.yaml: ok, 5 segments, 1 groups \(1 exclusive\), 3 attributes, 4 event types", output.Trim());
     }
@@ -39,7 +26,7 @@ public sealed class SegctlTests : IDisposable
     public void Validate_prints_every_error_with_file_line_and_column_and_exits_1()
     {
         var rules = Write("bad.yaml", "segments:\n  a:\n    when: nope > 1\n  b:\n    when: count(X, 0d) > 1\n");
-        var (exit, output, _) = Run("validate", "--rules", rules);
+        var (exit, output, _) = Segctl.Run("validate", "--rules", rules);
         Assert.Equal(1, exit);
         var lines = output.Trim().Split('\n');
         Assert.Equal(2, lines.Length);
@@ -50,7 +37,7 @@ public sealed class SegctlTests : IDisposable
     [Fact]
     public void Evaluate_json_prints_one_sorted_line_per_customer()
     {
-        var (exit, output, error) = Run("evaluate", "--rules", Example("ruleset.yaml"), "--events", Example("history.jsonl"), "--json", "--at", "2025-04-25T00:00:00Z");
+        var (exit, output, error) = Segctl.Run("evaluate", "--rules", Segctl.Example("ruleset.yaml"), "--events", Segctl.Example("history.jsonl"), "--json", "--at", "2025-04-25T00:00:00Z");
         Assert.Equal(0, exit);
         Assert.Equal(string.Empty, error);
         Assert.Equal(
@@ -67,7 +54,7 @@ public sealed class SegctlTests : IDisposable
     [Fact]
     public void Evaluate_defaults_to_the_last_event_time_and_prints_text()
     {
-        var (exit, output, _) = Run("evaluate", "--rules", Example("ruleset.yaml"), "--events", Example("history.jsonl"));
+        var (exit, output, _) = Segctl.Run("evaluate", "--rules", Segctl.Example("ruleset.yaml"), "--events", Segctl.Example("history.jsonl"));
         Assert.Equal(0, exit);
         Assert.Contains("c2: big_spender", output, StringComparison.Ordinal);
         Assert.Contains("c5: big_spender, vip; blocked: welcome_day_3 (held by big_spender)", output, StringComparison.Ordinal);
@@ -81,7 +68,7 @@ public sealed class SegctlTests : IDisposable
             not json
             {"eventId":"2","customerId":"c1","type":"Purchased","occurredAt":"yesterday"}
             """);
-        var (exit, output, error) = Run("evaluate", "--rules", Example("ruleset.yaml"), "--events", events, "--json");
+        var (exit, output, error) = Segctl.Run("evaluate", "--rules", Segctl.Example("ruleset.yaml"), "--events", events, "--json");
         Assert.Equal(1, exit);
         Assert.Contains($"{events}:2: invalid JSON", error, StringComparison.Ordinal);
         Assert.Contains($"{events}:3: occurredAt `yesterday` is not an ISO-8601 timestamp", error, StringComparison.Ordinal);
@@ -91,7 +78,7 @@ public sealed class SegctlTests : IDisposable
     [Fact]
     public void Evaluate_explain_prints_each_segment_with_sub_expression_values()
     {
-        var (exit, output, _) = Run("evaluate", "--rules", Example("ruleset.yaml"), "--events", Example("history.jsonl"), "--explain", "c5");
+        var (exit, output, _) = Segctl.Run("evaluate", "--rules", Segctl.Example("ruleset.yaml"), "--events", Segctl.Example("history.jsonl"), "--explain", "c5");
         Assert.Equal(0, exit);
         Assert.Contains("welcome_day_3 [contact]: blocked: held by big_spender", output, StringComparison.Ordinal);
         Assert.Contains("sum(Purchased.amount, 90d)  =>  900", output, StringComparison.Ordinal);

@@ -1,8 +1,5 @@
-using System.CommandLine;
 using System.Text.Json;
-using Segmentation.Cli.Commands;
 using Segmentation.Rules.Simulation;
-using Segmentation.Rules.Tests.Language;
 
 namespace Segmentation.Rules.Tests.Cli;
 
@@ -12,16 +9,6 @@ public sealed class SimulateCommandTests : IDisposable
 
     public void Dispose() => Directory.Delete(directory, recursive: true);
 
-    private static string Example(string name) => Path.Combine(RulesetLoaderTests.RepositoryRoot(), "infra", "examples", name);
-
-    private static (int ExitCode, string Output, string Error) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        var exit = SegctlCommand.Create().Parse(args).Invoke(new InvocationConfiguration { Output = output, Error = error });
-        return (exit, output.ToString(), error.ToString());
-    }
-
     [Theory]
     [InlineData(null)]
     [InlineData("2025-04-25T00:00:00Z")]
@@ -29,8 +16,8 @@ public sealed class SimulateCommandTests : IDisposable
     {
         string[] period = at is null ? [] : ["--to", at];
         string[] evaluateAt = at is null ? [] : ["--at", at];
-        var evaluated = Run(["evaluate", "--rules", Example("ruleset.yaml"), "--events", Example("history.jsonl"), "--json", .. evaluateAt]);
-        var simulated = Run(["simulate", "--rules", Example("ruleset.yaml"), "--events", Example("history.jsonl"), "--json", .. period]);
+        var evaluated = Segctl.Run(["evaluate", "--rules", Segctl.Example("ruleset.yaml"), "--events", Segctl.Example("history.jsonl"), "--json", .. evaluateAt]);
+        var simulated = Segctl.Run(["simulate", "--rules", Segctl.Example("ruleset.yaml"), "--events", Segctl.Example("history.jsonl"), "--json", .. period]);
 
         Assert.Equal((0, 0, string.Empty), (evaluated.ExitCode, simulated.ExitCode, simulated.Error));
         var expected = evaluated.Output.Trim().Split('\n')
@@ -47,8 +34,8 @@ public sealed class SimulateCommandTests : IDisposable
     [Fact]
     public void Json_output_has_the_documented_shape()
     {
-        var (exit, output, _) = Run("simulate", "--rules", Example("ruleset.yaml"), "--events", Example("history.jsonl"), "--json",
-            "--baseline", Example("ruleset.yaml"));
+        var (exit, output, _) = Segctl.Run("simulate", "--rules", Segctl.Example("ruleset.yaml"), "--events", Segctl.Example("history.jsonl"), "--json",
+            "--baseline", Segctl.Example("ruleset.yaml"));
 
         Assert.Equal(0, exit);
         var root = JsonDocument.Parse(output).RootElement;
@@ -73,7 +60,7 @@ public sealed class SimulateCommandTests : IDisposable
     [Fact]
     public void Table_lists_each_segment_the_group_and_the_messages()
     {
-        var (exit, output, _) = Run("simulate", "--rules", Example("ruleset.yaml"), "--events", Example("history.jsonl"), "--to", "2025-04-25T00:00:00Z");
+        var (exit, output, _) = Segctl.Run("simulate", "--rules", Segctl.Example("ruleset.yaml"), "--events", Segctl.Example("history.jsonl"), "--to", "2025-04-25T00:00:00Z");
 
         Assert.Equal(0, exit);
         var lines = output.Split('\n').Select(line => line.TrimEnd()).ToList();
@@ -93,8 +80,8 @@ public sealed class SimulateCommandTests : IDisposable
     public void Chart_is_written_as_svg_or_png_by_extension(string name)
     {
         var path = Path.Combine(directory, name);
-        var (exit, _, error) = Run("simulate", "--rules", Example("ruleset.yaml"), "--events", Example("history.jsonl"),
-            "--baseline", Example("ruleset.yaml"), "--chart", path);
+        var (exit, _, error) = Segctl.Run("simulate", "--rules", Segctl.Example("ruleset.yaml"), "--events", Segctl.Example("history.jsonl"),
+            "--baseline", Segctl.Example("ruleset.yaml"), "--chart", path);
 
         Assert.Equal(0, exit);
         Assert.Contains("chart written", error, StringComparison.Ordinal);
@@ -118,7 +105,7 @@ public sealed class SimulateCommandTests : IDisposable
     [InlineData("--from", "yesterday")]
     public void Bad_combinations_are_refused_with_exit_1(string option, string value)
     {
-        var (exit, output, error) = Run("simulate", "--rules", Example("ruleset.yaml"), "--events", Example("history.jsonl"), option, value);
+        var (exit, output, error) = Segctl.Run("simulate", "--rules", Segctl.Example("ruleset.yaml"), "--events", Segctl.Example("history.jsonl"), option, value);
 
         Assert.Equal(1, exit);
         Assert.Equal(string.Empty, output);

@@ -1,7 +1,5 @@
-using System.CommandLine;
 using System.Text.Json;
-using Segmentation.Cli.Commands;
-using Segmentation.Rules.Tests.Language;
+using Segmentation.Rules.Tests.Cli;
 
 namespace Segmentation.Rules.Tests.Conflicts;
 
@@ -10,16 +8,6 @@ public sealed class SegctlConflictsTests : IDisposable
     private readonly string directory = Directory.CreateTempSubdirectory("segctl-conflicts").FullName;
 
     public void Dispose() => Directory.Delete(directory, recursive: true);
-
-    private static string Example(string name) => Path.Combine(RulesetLoaderTests.RepositoryRoot(), "infra", "examples", name);
-
-    private static (int ExitCode, string Output, string Error) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        var exit = SegctlCommand.Create().Parse(args).Invoke(new InvocationConfiguration { Output = output, Error = error });
-        return (exit, output.ToString(), error.ToString());
-    }
 
     private string Write(string name, string content)
     {
@@ -50,7 +38,7 @@ public sealed class SegctlConflictsTests : IDisposable
     [Fact]
     public void Json_prints_one_sorted_line_per_finding_and_a_witness_that_evaluate_confirms()
     {
-        var (exit, output, error) = Run("conflicts", "--rules", Example("ruleset.yaml"), "--json");
+        var (exit, output, error) = Segctl.Run("conflicts", "--rules", Segctl.Example("ruleset.yaml"), "--json");
         Assert.Equal(0, exit);
         Assert.Equal(string.Empty, error);
         var lines = output.Trim().Split('\n');
@@ -68,7 +56,7 @@ public sealed class SegctlConflictsTests : IDisposable
         // The witness is a history in the evaluate format: replayed at its instant, the winner holds and the other is blocked.
         var witness = findings[1].GetProperty("witness");
         var history = Write("witness.jsonl", string.Join("\n", witness.GetProperty("events").EnumerateArray().Select(e => e.GetRawText())));
-        var evaluated = Run("evaluate", "--rules", Example("ruleset.yaml"), "--events", history, "--at", witness.GetProperty("at").GetString()!, "--json");
+        var evaluated = Segctl.Run("evaluate", "--rules", Segctl.Example("ruleset.yaml"), "--events", history, "--at", witness.GetProperty("at").GetString()!, "--json");
         Assert.Equal(0, evaluated.ExitCode);
         Assert.Contains("\"segments\":[\"big_spender\"]", evaluated.Output, StringComparison.Ordinal);
         Assert.Contains("{\"segment\":\"win_back\",\"reason\":\"held by big_spender\"}", evaluated.Output, StringComparison.Ordinal);
@@ -77,7 +65,7 @@ public sealed class SegctlConflictsTests : IDisposable
     [Fact]
     public void Text_report_names_the_winner_and_exits_0_under_priority()
     {
-        var (exit, output, _) = Run("conflicts", "--rules", Example("ruleset.yaml"));
+        var (exit, output, _) = Segctl.Run("conflicts", "--rules", Segctl.Example("ruleset.yaml"));
         Assert.Equal(0, exit);
         Assert.Contains("conflict      big_spender / win_back: customers with sum(Purchased.amount, 90d) >= 500", output, StringComparison.Ordinal);
         Assert.Contains("big_spender wins (priority 20 over 5)", output, StringComparison.Ordinal);
@@ -88,7 +76,7 @@ public sealed class SegctlConflictsTests : IDisposable
     public void A_conflict_in_a_reject_group_exits_1_in_conflicts_and_in_validate()
     {
         var rules = Write("reject.yaml", Rejecting);
-        var (exit, output, _) = Run("conflicts", "--rules", rules, "--json");
+        var (exit, output, _) = Segctl.Run("conflicts", "--rules", rules, "--json");
         Assert.Equal(1, exit);
         var findings = output.Trim().Split('\n').Select(line => JsonDocument.Parse(line).RootElement).ToList();
         var kinds = findings.Select(f => (f.GetProperty("kind").GetString(), string.Join(",", f.GetProperty("segments").EnumerateArray().Select(s => s.GetString())))).ToList();
@@ -97,7 +85,7 @@ public sealed class SegctlConflictsTests : IDisposable
         var witness = findings[0].GetProperty("witness");
         Assert.Equal(500, witness.GetProperty("events")[0].GetProperty("properties").GetProperty("score").GetDouble());
 
-        var validated = Run("validate", "--rules", rules);
+        var validated = Segctl.Run("validate", "--rules", rules);
         Assert.Equal(1, validated.ExitCode);
         Assert.Contains("group g has on_conflict: reject, but high and low conflict", validated.Output, StringComparison.Ordinal);
     }
@@ -105,7 +93,7 @@ public sealed class SegctlConflictsTests : IDisposable
     [Fact]
     public void An_invalid_ruleset_prints_its_errors_and_exits_1()
     {
-        var (exit, _, error) = Run("conflicts", "--rules", Write("bad.yaml", "segments:\n  a:\n    when: nope > 1\n"));
+        var (exit, _, error) = Segctl.Run("conflicts", "--rules", Write("bad.yaml", "segments:\n  a:\n    when: nope > 1\n"));
         Assert.Equal(1, exit);
         Assert.Contains("unknown attribute `nope`", error, StringComparison.Ordinal);
     }
