@@ -79,16 +79,40 @@ public static class ExprTree
         _ => [],
     };
 
+    /// <summary>The node and every node below it, in source order (pre-order).</summary>
     public static IEnumerable<Expr> DescendantsAndSelf(this Expr expr)
     {
-        yield return expr;
-        foreach (var child in expr.Children())
+        var pending = new Stack<Expr>();
+        pending.Push(expr);
+        while (pending.TryPop(out var next))
         {
-            foreach (var descendant in child.DescendantsAndSelf())
+            yield return next;
+            foreach (var child in next.Children().Reverse())
             {
-                yield return descendant;
+                pending.Push(child);
             }
         }
+    }
+
+    /// <summary>The first node (in source order) deeper than <paramref name="maxDepth"/> levels, the root being level 1; without recursion.</summary>
+    public static Expr? FirstBeyondDepth(this Expr expr, int maxDepth)
+    {
+        var pending = new Stack<(Expr Node, int Depth)>();
+        pending.Push((expr, 1));
+        while (pending.TryPop(out var next))
+        {
+            if (next.Depth > maxDepth)
+            {
+                return next.Node;
+            }
+
+            foreach (var child in next.Node.Children().Reverse())
+            {
+                pending.Push((child, next.Depth + 1));
+            }
+        }
+
+        return null;
     }
 }
 

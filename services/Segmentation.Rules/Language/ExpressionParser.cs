@@ -32,22 +32,66 @@ public static class ExpressionParser
 
     private const string FunctionList = "count, sum, min, max, avg, first, last, days_since, hours_since";
 
+    /// <summary>
+    /// Parses one condition within <see cref="RuleLimits"/>. The token count and bracket nesting are checked before parsing
+    /// (the parser recurses per level), the tree's depth after it, so no walker of an accepted tree can exhaust the stack.
+    /// </summary>
     public static ExpressionParseResult Parse(string text)
     {
         var tokens = ExpressionTokenizer.Instance.TryTokenize(text);
         if (!tokens.HasValue)
         {
-            return new(null, new ExpressionError(OffsetOf(tokens.ErrorPosition, text), tokens.FormatErrorMessageFragment()));
+            return new(null, new ExpressionError(OffsetOf(tokens.ErrorPosition, text), $"syntax error: {tokens.FormatErrorMessageFragment()}"));
+        }
+
+        if (BeyondLimits(tokens.Value) is { } limitError)
+        {
+            return new(null, limitError);
         }
 
         var parsed = WholeExpression.TryParse(tokens.Value);
         if (!parsed.HasValue)
         {
-            return new(null, new ExpressionError(OffsetOf(parsed.ErrorPosition, text), parsed.FormatErrorMessageFragment()));
+            return new(null, new ExpressionError(OffsetOf(parsed.ErrorPosition, text), $"syntax error: {parsed.FormatErrorMessageFragment()}"));
         }
 
-        return new(parsed.Value, null);
+        return parsed.Value.FirstBeyondDepth(RuleLimits.MaxExpressionDepth) is { } tooDeep
+            ? new(null, TooDeep(tooDeep.Span.Start))
+            : new(parsed.Value, null);
     }
+
+    private static ExpressionError? BeyondLimits(TokenList<ExpressionToken> tokens)
+    {
+        var count = 0;
+        var brackets = 0;
+        var prefixRun = 0;
+        foreach (var token in tokens)
+        {
+            if (++count > RuleLimits.MaxExpressionTokens)
+            {
+                return new ExpressionError(token.Span.Position.Absolute,
+                    $"expression too long: {tokens.Count()} tokens, at most {RuleLimits.MaxExpressionTokens}");
+            }
+
+            brackets += token.Kind switch
+            {
+                ExpressionToken.LeftParen or ExpressionToken.LeftBracket => 1,
+                ExpressionToken.RightParen or ExpressionToken.RightBracket => -1,
+                _ => 0,
+            };
+            var prefix = token.Kind == ExpressionToken.Minus || (token.Kind == ExpressionToken.Identifier && token.ToStringValue() == "not");
+            prefixRun = prefix ? prefixRun + 1 : 0;
+            if (brackets + prefixRun > RuleLimits.MaxExpressionDepth)
+            {
+                return TooDeep(token.Span.Position.Absolute);
+            }
+        }
+
+        return null;
+    }
+
+    private static ExpressionError TooDeep(int offset) =>
+        new(offset, $"expression nested too deeply: more than {RuleLimits.MaxExpressionDepth} levels");
 
     private static int OffsetOf(Position position, string text) => position.HasValue ? position.Absolute : text.Length;
 
@@ -155,12 +199,29 @@ public static class ExpressionParser
         .Or(Comparison);
 
     private static readonly TokenListParser<ExpressionToken, Expr> AndExpression =
-        Combinators.Chain(Keyword("and"), NotExpression, (_, l, r) => new Logical(LogicalOperator.And, l, r, SourceSpan.Cover(l.Span, r.Span)));
+        NotExpression.AtLeastOnceDelimitedBy(Keyword("and")).Select(operands => Balanced(LogicalOperator.And, operands, 0, operands.Length));
 
     private static readonly TokenListParser<ExpressionToken, Expr> OrExpression =
-        Combinators.Chain(Keyword("or"), AndExpression, (_, l, r) => new Logical(LogicalOperator.Or, l, r, SourceSpan.Cover(l.Span, r.Span)));
+        AndExpression.AtLeastOnceDelimitedBy(Keyword("or")).Select(operands => Balanced(LogicalOperator.Or, operands, 0, operands.Length));
 
     private static readonly TokenListParser<ExpressionToken, Expr> WholeExpression = Expression.AtEnd();
+
+    /// <summary>
+    /// A chain of <c>and</c> (or <c>or</c>) as a balanced tree: the operators are associative, the operands keep their order
+    /// (and so evaluation order), and a long chain costs its logarithm in depth rather than its length.
+    /// </summary>
+    private static Expr Balanced(LogicalOperator op, Expr[] operands, int start, int end)
+    {
+        if (end - start == 1)
+        {
+            return operands[start];
+        }
+
+        var middle = start + ((end - start + 1) / 2);
+        var left = Balanced(op, operands, start, middle);
+        var right = Balanced(op, operands, middle, end);
+        return new Logical(op, left, right, SourceSpan.Cover(left.Span, right.Span));
+    }
 
     private static Expr MakeBinary(BinaryOperator op, Expr left, Expr right) =>
         new Binary(op, left, right, SourceSpan.Cover(left.Span, right.Span));

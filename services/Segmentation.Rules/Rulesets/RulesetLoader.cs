@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Segmentation.Rules.Language;
 using YamlDotNet.Core;
+using YamlDotNet.Core.Events;
 using YamlDotNet.RepresentationModel;
 
 namespace Segmentation.Rules.Rulesets;
@@ -47,7 +48,7 @@ public sealed class RulesetLoader
         try
         {
             var stream = new YamlStream();
-            stream.Load(new StringReader(text));
+            stream.Load(new DepthLimitedParser(new Parser(new StringReader(text))));
             root = stream.Documents.Count == 0 ? null : stream.Documents[0].RootNode;
         }
         catch (YamlException exception)
@@ -312,7 +313,7 @@ public sealed class RulesetLoader
         var parsed = ExpressionParser.Parse(conditionText);
         if (parsed.Error is { } parseError)
         {
-            Error(locations[Math.Clamp(parseError.Offset, 0, locations.Length - 1)], $"syntax error: {parseError.Message}");
+            Error(locations[Math.Clamp(parseError.Offset, 0, locations.Length - 1)], parseError.Message);
             return null;
         }
 
@@ -448,4 +449,35 @@ public sealed class RulesetLoader
     private void Error(YamlNode node, string message) => Error(LocationOf(node), message);
 
     private void Error(SourceLocation location, string message) => errors.Add(new RuleError(fileName, location.Line, location.Column, message));
+}
+
+/// <summary>
+/// Refuses YAML nested deeper than <see cref="RuleLimits.MaxYamlDepth"/> before YamlDotNet's document model, which
+/// recurses per level, builds it: a few kilobytes of brackets must be an error, not a stack overflow.
+/// </summary>
+internal sealed class DepthLimitedParser(IParser inner) : IParser
+{
+    private int depth;
+
+    public ParsingEvent? Current => inner.Current;
+
+    public bool MoveNext()
+    {
+        if (!inner.MoveNext())
+        {
+            return false;
+        }
+
+        switch (inner.Current)
+        {
+            case MappingStart or SequenceStart when ++depth > RuleLimits.MaxYamlDepth:
+                throw new YamlException(inner.Current.Start, inner.Current.End,
+                    $"nested too deeply: more than {RuleLimits.MaxYamlDepth} levels of mappings and sequences");
+            case MappingEnd or SequenceEnd:
+                depth--;
+                break;
+        }
+
+        return true;
+    }
 }
