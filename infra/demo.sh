@@ -26,6 +26,10 @@ echo "building (Release)..."
 dotnet build SegmentationEvents.sln -c Release -v quiet -nologo >"$run_dir/build.log" 2>&1 \
   || { cat "$run_dir/build.log"; exit 1; }
 
+# Writes to the admin APIs need a key; reads from this machine are open (Admin:OpenLoopbackReads).
+admin_key=${SEGMENTATION_API_KEY:-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')}
+admin_settings=(--Admin:Keys:demo="$admin_key" --Admin:OpenLoopbackReads=true)
+
 service_url=http://127.0.0.1:5080
 notification_url=http://127.0.0.1:5081
 pids=()
@@ -42,9 +46,10 @@ start_service() { # name url dll [args...]
 }
 # The example ruleset is activated at the first start; a version activated later through the API wins.
 start_service segmentation-service "$service_url" services/Segmentation.Service/bin/Release/net10.0/Segmentation.Service.dll \
-  --Segmentation:RulesetPath="$PWD/infra/examples/ruleset.yaml"
+  --Segmentation:RulesetPath="$PWD/infra/examples/ruleset.yaml" "${admin_settings[@]}"
 start_service notification-service "$notification_url" services/Notification.Service/bin/Release/net10.0/Notification.Service.dll \
-  --Notification:Cooldowns:contact=1.00:00:00
+  --Notification:Cooldowns:contact=1.00:00:00 "${admin_settings[@]}"
+echo "admin key (operator 'demo') for changes: export SEGMENTATION_API_KEY=$admin_key"
 
 dotnet services/Storefront.Simulator/bin/Release/net10.0/Storefront.Simulator.dll \
   --customers "$customers" --rate "$rate" --duration "$duration" --seed "$RANDOM" \

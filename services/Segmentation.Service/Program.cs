@@ -6,6 +6,7 @@ var builder = WebApplication.CreateBuilder(args);
 builder.Services.AddSegmentationService(SegmentationSettings.FromConfiguration(builder.Configuration), builder.Configuration);
 
 var app = builder.Build();
+app.UseRequestBodyLimit(app.Configuration);
 app.MapAdminApi();
 app.MapGet("/health", () => Results.Ok("healthy"));
 app.MapTelemetryEndpoints();

@@ -19,6 +19,8 @@ public static class NotificationServiceRegistration
     {
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton(settings);
+        configuration ??= new ConfigurationBuilder().Build();
+        services.AddAdminAccess(configuration);
         services.AddMetrics();
         services.AddOptions<NotificationOptions>().BindConfiguration("Notification");
         services.AddSingleton<NotificationDatabase>();
@@ -32,6 +34,7 @@ public static class NotificationServiceRegistration
 
         services.AddMassTransit(bus =>
         {
+            bus.ApplyUsageTelemetrySetting(configuration);
             bus.AddConsumer<SegmentEnteredConsumer, SegmentEnteredConsumerDefinition>();
             bus.UsingRabbitMq((context, rabbit) =>
             {

@@ -1,17 +1,20 @@
+using SegmentationEvents.ServiceDefaults;
+
 namespace Notification.Service.Sending;
 
 public static class SendEndpoints
 {
-    /// <summary><c>GET /sends?customerId=</c>, <c>GET /sends/summary</c> and <c>GET /health</c>.</summary>
+    /// <summary><c>GET /sends?customerId=</c> and <c>GET /sends/summary</c> behind <see cref="AdminAccess"/>; <c>GET /health</c> open.</summary>
     public static IEndpointRouteBuilder MapNotificationEndpoints(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/sends", async (string? customerId, SendLedger ledger, CancellationToken cancellationToken) =>
+        var sends = app.MapGroup("/sends").AddEndpointFilter(app.ServiceProvider.GetRequiredService<AdminAccess>().Filter);
+        sends.MapGet("", async (string? customerId, SendLedger ledger, CancellationToken cancellationToken) =>
             Results.Ok(new
             {
                 sends = await ledger.Sends(customerId, cancellationToken),
                 refused = await ledger.Refusals(customerId, cancellationToken),
             }));
-        app.MapGet("/sends/summary", async (SendLedger ledger, CancellationToken cancellationToken) =>
+        sends.MapGet("/summary", async (SendLedger ledger, CancellationToken cancellationToken) =>
             Results.Ok(await ledger.Summary(cancellationToken)));
         app.MapHealthChecks("/health");
         return app;

@@ -2,6 +2,7 @@ using Marten;
 using Segmentation.Rules.Conflicts;
 using Segmentation.Rules.Rulesets;
 using Segmentation.Service.Rules;
+using SegmentationEvents.ServiceDefaults;
 
 namespace Segmentation.Service.Admin;
 
@@ -47,6 +48,5 @@ public static class RulesetEndpoints
     private static object Summary(StoredRuleset r) =>
         new { version = r.Id, r.FileName, r.UploadedAt, r.UploadedBy, r.ActivatedAt, r.ActivatedBy };
 
-    private static string Caller(HttpRequest request) =>
-        request.HttpContext.User.Identity?.Name ?? request.Headers["X-Operator"].FirstOrDefault() ?? "anonymous";
+    private static string Caller(HttpRequest request) => AdminAccess.OperatorOf(request.HttpContext);
 }

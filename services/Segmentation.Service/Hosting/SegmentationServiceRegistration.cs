@@ -22,13 +22,15 @@ public static class SegmentationServiceRegistration
     public static IServiceCollection AddSegmentationService(
         this IServiceCollection services, SegmentationSettings settings, IConfiguration? configuration = null)
     {
-        services.AddServiceTelemetry(configuration ?? new ConfigurationBuilder().Build(), "segmentation-service",
+        configuration ??= new ConfigurationBuilder().Build();
+        services.AddServiceTelemetry(configuration, "segmentation-service",
             [SegmentationTelemetry.SourceName, MartenTelemetryName], [SegmentationMetrics.MeterName, MartenTelemetryName]);
         services.TryAddSingleton(TimeProvider.System);
         // The admin API writes enums as the words the CLI and the README use ("conflict", "entered").
         services.ConfigureHttpJsonOptions(json => json.SerializerOptions.Converters.Add(
             new System.Text.Json.Serialization.JsonStringEnumConverter(System.Text.Json.JsonNamingPolicy.CamelCase)));
         services.AddSingleton(settings);
+        services.AddAdminAccess(configuration);
         services.AddMetrics();
         services.AddSingleton<SegmentationMetrics>();
         services.AddOptions<IngestionOptions>().BindConfiguration("Segmentation:Ingestion");
@@ -72,6 +74,7 @@ public static class SegmentationServiceRegistration
 
         services.AddMassTransit(bus =>
         {
+            bus.ApplyUsageTelemetrySetting(configuration);
             bus.AddConsumer<CustomerEventConsumer>();
             bus.AddConsumer<RawCustomerEventConsumer>();
             bus.UsingRabbitMq((context, rabbit) =>

@@ -34,6 +34,20 @@ public sealed class SegctlTests : IDisposable
         Assert.StartsWith($"{rules}:5:20: expected a window longer than zero", lines[1], StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(2_000, 0)]
+    [InlineData(0, 20_000)]
+    public void Validate_reports_a_hostile_condition_at_its_position_instead_of_overflowing(int parentheses, int orTerms)
+    {
+        var condition = orTerms > 0
+            ? string.Join(" or ", Enumerable.Range(0, orTerms).Select(i => $"count(Purchased) > {i}"))
+            : new string('(', parentheses) + "count(Purchased) > 1" + new string(')', parentheses);
+        var rules = Write("hostile.yaml", $"segments:\n  a:\n    when: {condition}\n");
+        var (exit, output, _) = Segctl.Run("validate", "--rules", rules);
+        Assert.Equal(1, exit);
+        Assert.Matches($@"^{System.Text.RegularExpressions.Regex.Escape(rules)}:3:\d+: expression (nested too deeply|too long)", output.Trim());
+    }
+
     [Fact]
     public void Evaluate_json_prints_one_sorted_line_per_customer()
     {

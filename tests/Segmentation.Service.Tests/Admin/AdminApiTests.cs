@@ -4,7 +4,6 @@ using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -12,30 +11,42 @@ using Microsoft.Extensions.Time.Testing;
 using Segmentation.Service.Admin;
 using Segmentation.Service.Hosting;
 using Segmentation.Service.Tests.Infrastructure;
+using SegmentationEvents.ServiceDefaults;
 
 namespace Segmentation.Service.Tests.Admin;
 
-/// <summary>The admin API over HTTP (in-memory test server, real PostgreSQL and RabbitMQ behind it).</summary>
+/// <summary>
+/// The admin API over real HTTP on loopback (Kestrel, real PostgreSQL and RabbitMQ behind it), as the operator who holds
+/// the key <c>alice</c>; the access rules for other addresses are the <see cref="AdminAccess.Decide"/> cases below.
+/// </summary>
 public sealed class AdminApiTests(IsolatedServers servers) : IClassFixture<IsolatedServers>, IAsyncLifetime
 {
-    private const string Key = "test-admin-key";
+    private const string Key = "test-admin-key-of-alice";
+    private const string BodyLimit = "65536";
     private WebApplication _app = null!;
     private HttpClient _http = null!;
 
     public async Task InitializeAsync()
     {
         var builder = WebApplication.CreateBuilder();
-        builder.WebHost.UseTestServer();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.Logging.ClearProviders();
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["Admin:ApiKey"] = Key });
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Admin:Keys:alice"] = Key,
+            ["Admin:Keys:bob"] = "test-admin-key-of-bob",
+            ["Admin:OpenLoopbackReads"] = "true",
+            ["Admin:MaxRequestBodyBytes"] = BodyLimit,
+        });
         builder.Services.AddSingleton<TimeProvider>(new FakeTimeProvider(new DateTimeOffset(2026, 11, 24, 12, 0, 0, TimeSpan.Zero)));
         builder.Services.AddSegmentationService(
             new SegmentationSettings(servers.RabbitMqUrl, servers.PostgresConnection, servers.SchemaName) { RulesetPath = ExampleRuleset.Path },
             builder.Configuration);
         _app = builder.Build();
+        _app.UseRequestBodyLimit(_app.Configuration);
         _app.MapAdminApi();
         await _app.StartAsync();
-        _http = _app.GetTestClient();
+        _http = new HttpClient { BaseAddress = new Uri(_app.Urls.Single()) };
     }
 
     public async Task DisposeAsync()
@@ -46,11 +57,26 @@ public sealed class AdminApiTests(IsolatedServers servers) : IClassFixture<Isola
     }
 
     [Fact]
-    public async Task Requests_without_the_key_are_refused_from_the_network()
+    public async Task Writes_without_a_key_are_refused_even_from_loopback_and_reads_are_open_there()
     {
-        Assert.Equal(HttpStatusCode.Unauthorized, (await _http.GetAsync(new Uri("/rulesets/active", UriKind.Relative))).StatusCode);
         var upload = await _http.PostAsync(new Uri("/rulesets", UriKind.Relative), Yaml("segments: {}"));
         Assert.Equal(HttpStatusCode.Unauthorized, upload.StatusCode);
+        Assert.Equal("changes need an admin key in X-Api-Key", (await Json(upload)).GetProperty("error").GetString());
+        Assert.Equal(HttpStatusCode.Unauthorized, (await _http.PostAsync(new Uri("/rulesets/r-x/activate", UriKind.Relative), null)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await _http.GetAsync(new Uri("/rulesets/active", UriKind.Relative))).StatusCode);
+    }
+
+    [Fact]
+    public async Task A_wrong_key_is_refused_for_reads_and_writes()
+    {
+        foreach (var method in new[] { HttpMethod.Get, HttpMethod.Post })
+        {
+            using var request = new HttpRequestMessage(method, new Uri("/rulesets", UriKind.Relative)) { Content = Yaml("segments: {}") };
+            request.Headers.Add(AdminAccess.ApiKeyHeader, Key + "x");
+            var response = await _http.SendAsync(request);
+            Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+            Assert.Equal("the key presented in X-Api-Key is not a configured admin key", (await Json(response)).GetProperty("error").GetString());
+        }
     }
 
     [Fact]
@@ -66,12 +92,15 @@ public sealed class AdminApiTests(IsolatedServers servers) : IClassFixture<Isola
 
         var uploaded = await Json(await Send(HttpMethod.Post, "/rulesets?fileName=candidate.yaml", candidate));
         var version = uploaded.GetProperty("version").GetString()!;
-        var activated = await Send(HttpMethod.Post, $"/rulesets/{version}/activate", null, ("X-Operator", "alice"));
+        // A header cannot claim another name: the operator is the key's.
+        var activated = await Send(HttpMethod.Post, $"/rulesets/{version}/activate", null, ("X-Operator", "mallory"));
         Assert.Equal(HttpStatusCode.OK, activated.StatusCode);
 
         var active = await Json(await Send(HttpMethod.Get, "/rulesets/active", null));
         Assert.Equal(version, active.GetProperty("inUse").GetString());
         Assert.Equal("alice", active.GetProperty("activation").GetProperty("activatedBy").GetString());
+        var versions = await Json(await Send(HttpMethod.Get, "/rulesets", null));
+        Assert.Contains(versions.EnumerateArray(), v => v.GetProperty("version").GetString() == version && v.GetProperty("uploadedBy").GetString() == "alice");
     }
 
     [Fact]
@@ -83,6 +112,59 @@ public sealed class AdminApiTests(IsolatedServers servers) : IClassFixture<Isola
         Assert.StartsWith("bad.yaml:3:", error, StringComparison.Ordinal);
     }
 
+    public static TheoryData<string, string, string> HostileConditions => new()
+    {
+        { "2,000 parentheses in 4 KB", new string('(', 2_000) + "count(Purchased) > 1" + new string(')', 2_000), "expression nested too deeply" },
+        { "a + chain of 5,000 terms", string.Join(" + ", Enumerable.Repeat("1", 5_000)) + " > 3", "expression too long" },
+        { "5,000 nots", string.Concat(Enumerable.Repeat("not ", 5_000)) + "email_opt_in", "expression nested too deeply" },
+    };
+
+    [Theory]
+    [MemberData(nameof(HostileConditions))]
+    public async Task A_hostile_condition_is_refused_with_its_position_by_every_ruleset_endpoint(string shape, string condition, string message)
+    {
+        var yaml = $"attributes:\n  email_opt_in: bool\nsegments:\n  s:\n    when: '{condition}'\n";
+        foreach (var path in new[] { "/rulesets?fileName=hostile.yaml", "/rulesets/conflicts?fileName=hostile.yaml", "/rulesets/simulate?fileName=hostile.yaml" })
+        {
+            var response = await Send(HttpMethod.Post, path, yaml);
+            Assert.True(response.StatusCode == HttpStatusCode.UnprocessableEntity, $"{shape} on {path}: {response.StatusCode}");
+            var error = (await Json(response)).GetProperty("errors")[0].GetString()!;
+            Assert.Matches($@"^hostile\.yaml:5:\d+: {message}", error);
+        }
+
+        Assert.Equal(HttpStatusCode.OK, (await _http.GetAsync(new Uri("/rulesets/active", UriKind.Relative))).StatusCode);
+    }
+
+    [Fact]
+    public async Task A_condition_at_the_depth_limit_is_accepted_over_http()
+    {
+        var depth = Segmentation.Rules.Language.RuleLimits.MaxExpressionDepth;
+        var condition = new string('(', depth - 1) + "count(Purchased) > 1" + new string(')', depth - 1);
+        var response = await Send(HttpMethod.Post, "/rulesets?fileName=deep.yaml", $"segments:\n  s:\n    when: '{condition}'\n");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task A_body_over_the_limit_is_a_413_with_the_limit_whether_its_length_is_declared_or_streamed()
+    {
+        var body = "segments:\n" + string.Concat(Enumerable.Range(0, 4_000).Select(i => $"  s{i}:\n    when: count(Purchased) > {i}\n"));
+        Assert.True(body.Length > int.Parse(BodyLimit, System.Globalization.CultureInfo.InvariantCulture));
+
+        var declared = await Send(HttpMethod.Post, "/rulesets", body);
+        using var streamed = new HttpRequestMessage(HttpMethod.Post, new Uri("/rulesets", UriKind.Relative))
+        {
+            Content = new StreamContent(new MemoryStream(Encoding.UTF8.GetBytes(body))),
+        };
+        streamed.Headers.TransferEncodingChunked = true;
+        streamed.Headers.Add(AdminAccess.ApiKeyHeader, Key);
+        foreach (var response in new[] { declared, await _http.SendAsync(streamed) })
+        {
+            Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+            Assert.Equal($"request body too large: at most {BodyLimit} bytes (Admin:MaxRequestBodyBytes)",
+                (await Json(response)).GetProperty("error").GetString());
+        }
+    }
+
     [Fact]
     public async Task An_unknown_customer_is_a_404_with_a_message()
     {
@@ -92,15 +174,34 @@ public sealed class AdminApiTests(IsolatedServers servers) : IClassFixture<Isola
     }
 
     [Theory]
-    [InlineData("GET", "127.0.0.1", null, null, true)]
-    [InlineData("POST", "127.0.0.1", null, null, true)]
-    [InlineData("GET", "10.0.0.5", null, null, false)]
-    [InlineData("GET", "127.0.0.1", null, "k", true)]
-    [InlineData("POST", "127.0.0.1", null, "k", false)]
-    [InlineData("POST", "10.0.0.5", "k", "k", true)]
-    [InlineData("GET", "10.0.0.5", "wrong", "k", false)]
-    public void Access_rules(string method, string remote, string? presented, string? configured, bool allowed) =>
-        Assert.Equal(allowed, AdminAccess.Allows(method, IPAddress.Parse(remote), presented, configured));
+    [InlineData("GET", "127.0.0.1", null, true, true, null)]
+    [InlineData("HEAD", "::1", null, true, true, null)]
+    [InlineData("GET", "127.0.0.1", null, false, false, null)]
+    [InlineData("GET", "10.0.0.5", null, true, false, null)]
+    [InlineData("POST", "127.0.0.1", null, true, false, null)]
+    [InlineData("DELETE", "127.0.0.1", null, true, false, null)]
+    [InlineData("POST", "10.0.0.5", "secret-a", false, true, "a")]
+    [InlineData("GET", "10.0.0.5", "secret-b", false, true, "b")]
+    [InlineData("POST", "127.0.0.1", "secret-b", false, true, "b")]
+    [InlineData("GET", "127.0.0.1", "secret-a ", true, false, null)]
+    [InlineData("POST", "10.0.0.5", "", false, false, null)]
+    public void Access_rules(string method, string remote, string? presented, bool openLoopbackReads, bool allowed, string? operatorName)
+    {
+        var access = new AdminAccess(new Dictionary<string, string> { ["a"] = "secret-a", ["b"] = "secret-b" }, openLoopbackReads);
+        var decision = access.Decide(method, IPAddress.Parse(remote), presented);
+        Assert.Equal((allowed, operatorName), (decision.Allowed, decision.Operator));
+        Assert.Equal(allowed, decision.Refusal is null);
+    }
+
+    [Fact]
+    public void Without_configured_keys_no_write_is_possible()
+    {
+        var access = new AdminAccess(new Dictionary<string, string> { ["empty"] = "" }, openLoopbackReads: true);
+        var decision = access.Decide("POST", IPAddress.Loopback, "");
+        Assert.False(decision.Allowed);
+        Assert.Contains("none configured", decision.Refusal, StringComparison.Ordinal);
+        Assert.Null(access.KeyName(""));
+    }
 
     private async Task<HttpResponseMessage> Send(HttpMethod method, string path, string? yaml, params (string Name, string Value)[] headers)
     {

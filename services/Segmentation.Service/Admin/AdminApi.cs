@@ -1,0 +1,17 @@
+using SegmentationEvents.ServiceDefaults;
+
+namespace Segmentation.Service.Admin;
+
+public static class AdminApi
+{
+    /// <summary>Every admin endpoint, behind <see cref="AdminAccess"/>.</summary>
+    public static RouteGroupBuilder MapAdminApi(this IEndpointRouteBuilder app)
+    {
+        var access = app.ServiceProvider.GetRequiredService<AdminAccess>();
+        var admin = app.MapGroup("").AddEndpointFilter(access.Filter);
+        admin.MapCustomerEndpoints();
+        admin.MapRulesetEndpoints();
+        admin.MapSimulationEndpoints();
+        return admin;
+    }
+}
