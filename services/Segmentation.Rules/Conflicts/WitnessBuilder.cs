@@ -66,7 +66,8 @@ internal sealed class WitnessBuilder
     {
         if (!engines.TryGetValue(segment.Name, out var engine))
         {
-            engine = new SegmentEngine(ruleset with { Segments = [segment] });
+            // Witness histories are a few events: states keep all of them, so one engine's state reads under another's.
+            engine = new SegmentEngine(ruleset with { Segments = [segment] }, boundedState: false);
             engines.Add(segment.Name, engine);
         }
 

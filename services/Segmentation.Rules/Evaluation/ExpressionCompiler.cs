@@ -55,7 +55,7 @@ internal sealed class ExpressionCompiler(IReadOnlyDictionary<string, AttributeTy
         TimestampLiteral t => Constant(expr, Value.FromTimestamp(t.Value)),
         NowExpr => Leaf(expr, ctx => Value.FromTimestampTicks(ctx.Now)),
         NameRef name => CompileName(name),
-        EventAggregate aggregate => Leaf(expr, CompileAggregate(aggregate)),
+        EventAggregate aggregate => Leaf(expr, WithRunningTotal(aggregate, CompileAggregate(aggregate))),
         Since since => CompileSince(since),
         Binary binary => CompileBinary(binary),
         Logical logical => CompileLogical(logical),
@@ -105,6 +105,41 @@ internal sealed class ExpressionCompiler(IReadOnlyDictionary<string, AttributeTy
             && DateTimeOffset.TryParse(value.AsString, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var parsed) => Value.FromTimestamp(parsed),
         _ => Value.Null,
     };
+
+    /// <summary>
+    /// An all-time aggregate reads its running total where the state keeps one (a bounded state); a state that keeps its
+    /// whole history (no <see cref="CustomerState.Retention"/>) is read event by event.
+    /// </summary>
+    private static Evaluator WithRunningTotal(EventAggregate aggregate, Evaluator fromHistory)
+    {
+        if (RunningKeys.Of(aggregate) is not { } key)
+        {
+            return fromHistory;
+        }
+
+        var kind = aggregate.Kind;
+        return ctx =>
+        {
+            if (ctx.State.Retention is not { } retention || !retention.Tracks(key))
+            {
+                return fromHistory(ctx);
+            }
+
+            if (!ctx.State.Running.TryGetValue(key, out var total))
+            {
+                return kind is AggregateKind.Count or AggregateKind.Sum ? Value.FromNumber(0) : Value.Null;
+            }
+
+            return kind switch
+            {
+                AggregateKind.First => total.FirstTicks is { } first ? Value.FromTimestampTicks(first) : Value.Null,
+                AggregateKind.Last => total.LastTicks is { } last ? Value.FromTimestampTicks(last) : Value.Null,
+                AggregateKind.Min => total.Min is { } min ? Value.FromNumber(min) : Value.Null,
+                AggregateKind.Max => total.Max is { } max ? Value.FromNumber(max) : Value.Null,
+                _ => Aggregate(kind, (int)total.Count, total.Sum, double.NaN),
+            };
+        };
+    }
 
     private Evaluator CompileAggregate(EventAggregate aggregate)
     {
@@ -258,7 +293,9 @@ internal sealed class ExpressionCompiler(IReadOnlyDictionary<string, AttributeTy
         _ => Value.FromNumber(extreme),
     };
 
-    private static bool Matches(EvaluationContext ctx, Evaluator? filter, CustomerEvent e)
+    internal static Evaluator CompileFilter(Expr filter) => FilterCompiler.Compile(filter).Evaluate;
+
+    internal static bool Matches(EvaluationContext ctx, Evaluator? filter, CustomerEvent e)
     {
         if (filter is null)
         {

@@ -41,6 +41,15 @@ public sealed class CustomerState
     /// <summary>Exclusive groups waiting for a cooldown to end while a segment qualifies, with the end of the cooldown.</summary>
     public Dictionary<string, DateTimeOffset> CooldownWaits { get; init; } = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// What this state keeps of the customer's history (set by the engine that first evaluates it); null for a state that
+    /// keeps every event, as one built by <see cref="Record(CustomerEvent, ICollection{string}?)"/> alone does.
+    /// </summary>
+    public RetentionSpec? Retention { get; set; }
+
+    /// <summary>All-time aggregates kept as running totals under <see cref="Retention"/>, by running key.</summary>
+    public Dictionary<string, RunningTotal> Running { get; init; } = new(StringComparer.Ordinal);
+
     /// <summary>Fingerprint of the ruleset the caches belong to; a different ruleset re-evaluates everything.</summary>
     public string? RulesetFingerprint { get; set; }
 
@@ -67,22 +76,38 @@ public sealed class CustomerState
     /// values where they are the latest. Returns false for an event already recorded (same type, time and id).
     /// Attributes whose value changed are added to <paramref name="changedAttributes"/> when given.
     /// </summary>
-    public bool Record(CustomerEvent e, ICollection<string>? changedAttributes = null)
+    public bool Record(CustomerEvent e, ICollection<string>? changedAttributes = null) => Record(e, changedAttributes, keep: null);
+
+    /// <summary>
+    /// <see cref="Record(CustomerEvent, ICollection{string}?)"/> under a retention: the history keeps the event with only
+    /// the properties <paramref name="keep"/> lists, and not at all when its type is not kept one by one. A repeat is
+    /// recognised only while the earlier copy is still kept; callers that keep less than the whole history deduplicate
+    /// before recording.
+    /// </summary>
+    internal bool Record(CustomerEvent e, ICollection<string>? changedAttributes, RetentionSpec? keep)
     {
-        if (!EventsByType.TryGetValue(e.Type, out var list))
+        TypeRetention? retained = null;
+        if (keep is null || keep.Types.TryGetValue(e.Type, out retained))
         {
-            list = [];
-            EventsByType.Add(e.Type, list);
+            if (!EventsByType.TryGetValue(e.Type, out var list))
+            {
+                list = [];
+                EventsByType.Add(e.Type, list);
+            }
+
+            var position = list.BinarySearch(e, OccurrenceOrder);
+            if (position >= 0)
+            {
+                return false;
+            }
+
+            var kept = retained is null || e.Properties.Keys.All(retained.Properties.Contains)
+                ? e
+                : e with { Properties = e.Properties.Where(p => retained.Properties.Contains(p.Key)).ToDictionary(StringComparer.Ordinal) };
+            KeepColumns(kept, list, ~position);
+            list.Insert(~position, kept);
         }
 
-        var position = list.BinarySearch(e, OccurrenceOrder);
-        if (position >= 0)
-        {
-            return false;
-        }
-
-        KeepColumns(e, list, ~position);
-        list.Insert(~position, e);
         if (e.Type == Ruleset.ProfileUpdated)
         {
             foreach (var (name, value) in e.Properties)
@@ -103,6 +128,94 @@ public sealed class CustomerState
         return true;
     }
 
+    /// <summary>
+    /// Drops, under <see cref="Retention"/>, the events that can no longer be in any window at <paramref name="at"/> or
+    /// later. A few expired events may stay: a type's list is cut once they make up an eighth of it, so the cut (and the
+    /// rebuild of its columns) is paid once per many events rather than at every evaluation.
+    /// </summary>
+    internal void Forget(DateTimeOffset at)
+    {
+        if (Retention is not { } retention)
+        {
+            return;
+        }
+
+        foreach (var (type, list) in EventsByType)
+        {
+            if (!retention.Types.TryGetValue(type, out var kept))
+            {
+                list.Clear();
+                continue;
+            }
+
+            if (kept.Window is not { } window || list.Count == 0)
+            {
+                continue;
+            }
+
+            var horizon = at.UtcTicks - window.Ticks;
+            var expired = CountAtOrBefore(list, horizon);
+            if (expired > 0 && expired >= 8 + (list.Count / 8))
+            {
+                list.RemoveRange(0, expired);
+                Columns?.Remove(type);
+            }
+        }
+    }
+
+    private static int CountAtOrBefore(List<CustomerEvent> list, long ticks)
+    {
+        var (low, high) = (0, list.Count);
+        while (low < high)
+        {
+            var middle = (low + high) / 2;
+            if (list[middle].OccurredAt.UtcTicks <= ticks)
+            {
+                low = middle + 1;
+            }
+            else
+            {
+                high = middle;
+            }
+        }
+
+        return low;
+    }
+
+    /// <summary>
+    /// This state with its history folded anew from <paramref name="history"/> (every event the customer has recorded, in
+    /// any order), keeping everything: memberships, cooldowns, caches and evaluation time stay as they are. Events dated
+    /// after the last evaluation wait in <see cref="Pending"/>, as they did when they arrived.
+    /// </summary>
+    public CustomerState Refold(IEnumerable<CustomerEvent> history) => Refold(history, plan: null);
+
+    /// <summary><see cref="Refold(IEnumerable{CustomerEvent})"/> keeping only what <paramref name="plan"/> reads (everything without one).</summary>
+    internal CustomerState Refold(IEnumerable<CustomerEvent> history, RetentionPlan? plan)
+    {
+        var state = Clone();
+        state.EventsByType.Clear();
+        state.Attributes.Clear();
+        state.Pending.Clear();
+        state.Running.Clear();
+        state.Retention = plan?.Spec;
+        var recordedUpTo = EvaluatedAt ?? DateTimeOffset.MinValue;
+        var context = new EvaluationContext();
+        foreach (var e in history)
+        {
+            if (e.OccurredAt > recordedUpTo)
+            {
+                state.Pending.Add(e);
+            }
+            else if (state.Record(e, null, state.Retention))
+            {
+                plan?.Count(state, e, context);
+            }
+        }
+
+        state.Forget(recordedUpTo);
+        return state;
+    }
+
     /// <summary>A deep copy, for deciding on a state without touching the original.</summary>
     public CustomerState Clone() => new()
     {
@@ -115,6 +228,8 @@ public sealed class CustomerState
         Qualifying = new HashSet<string>(Qualifying, StringComparer.Ordinal),
         RecheckAt = new Dictionary<string, DateTimeOffset>(RecheckAt, StringComparer.Ordinal),
         CooldownWaits = new Dictionary<string, DateTimeOffset>(CooldownWaits, StringComparer.Ordinal),
+        Retention = Retention,
+        Running = Running.ToDictionary(p => p.Key, p => p.Value.Clone(), StringComparer.Ordinal),
         RulesetFingerprint = RulesetFingerprint,
         EvaluatedAt = EvaluatedAt,
         NextCheckAt = NextCheckAt,

@@ -13,6 +13,8 @@ namespace Segmentation.Rules.Membership;
 public sealed class SegmentEngine
 {
     private readonly bool incremental;
+    private readonly bool boundedState;
+    private readonly RetentionPlan retention;
     private readonly CompiledSegment[] segments;
     private readonly CompiledGroup[] groups;
     private readonly Dictionary<string, CompiledSegment> segmentsByName = new(StringComparer.Ordinal);
@@ -25,10 +27,16 @@ public sealed class SegmentEngine
     /// When false every segment is re-evaluated at every evaluation; the outcome is identical, only slower. Used to measure
     /// what the dependency index saves.
     /// </param>
-    public SegmentEngine(Ruleset ruleset, bool incremental = true)
+    /// <param name="boundedState">
+    /// When true (the default) a new customer's state keeps only what the ruleset reads (<see cref="Retention"/>); when
+    /// false it keeps every event. The outcome is identical; used to check exactly that.
+    /// </param>
+    public SegmentEngine(Ruleset ruleset, bool incremental = true, bool boundedState = true)
     {
         Ruleset = ruleset;
         this.incremental = incremental;
+        this.boundedState = boundedState;
+        retention = new RetentionPlan(ruleset);
         var compiler = new ExpressionCompiler(ruleset.Attributes);
         var exclusiveGroups = new Dictionary<string, CompiledGroup>(StringComparer.Ordinal);
         segments = new CompiledSegment[ruleset.Segments.Count];
@@ -69,6 +77,22 @@ public sealed class SegmentEngine
 
     public Ruleset Ruleset { get; }
 
+    /// <summary>What this ruleset reads of a customer's history: what a state must keep for it.</summary>
+    public RetentionSpec Retention => retention.Spec;
+
+    /// <summary>
+    /// True when <paramref name="state"/> keeps at least what this ruleset reads (or keeps everything). A state that keeps
+    /// less, built under a ruleset that read less, must be rebuilt from the customer's events (<see cref="Rebuild"/>) before
+    /// this engine evaluates it; the engine refuses it rather than answer from missing events.
+    /// </summary>
+    public bool Covers(CustomerState state) => state.Retention is not { } kept || kept.Covers(retention.Spec);
+
+    /// <summary>
+    /// <paramref name="current"/> folded anew from the customer's whole history (every recorded event, in any order),
+    /// keeping what this ruleset reads; memberships, cooldowns, caches and evaluation time carry over.
+    /// </summary>
+    public CustomerState Rebuild(CustomerState current, IEnumerable<CustomerEvent> history) => current.Refold(history, retention);
+
     private Dictionary<string, CompiledSegment[]> Index(Func<CompiledSegment, IEnumerable<string>> keys) =>
         segments
             .SelectMany(segment => keys(segment).Distinct().Select(key => (key, segment)))
@@ -82,6 +106,7 @@ public sealed class SegmentEngine
     /// </summary>
     public EvaluationResult Apply(CustomerState state, CustomerEvent newEvent, DateTimeOffset now)
     {
+        Adopt(state);
         var work = scratch.Value!;
         var index = IndexFor(state);
         var changes = new List<SegmentChange>();
@@ -106,6 +131,7 @@ public sealed class SegmentEngine
     /// <summary>Evaluates with no new event, as a timer would at <see cref="CustomerState.NextCheckAt"/>.</summary>
     public EvaluationResult Evaluate(CustomerState state, DateTimeOffset now)
     {
+        Adopt(state);
         var work = scratch.Value!;
         var index = IndexFor(state);
         var changes = new List<SegmentChange>();
@@ -113,6 +139,45 @@ public sealed class SegmentEngine
         work.Begin();
         EvaluateAt(state, now.UtcTicks, work, index, changes);
         return Result(state, index, changes);
+    }
+
+    /// <summary>
+    /// Puts a state under this ruleset's retention: a new customer's from the start, a state kept for a wider ruleset by
+    /// narrowing it (its surplus is dropped as it expires); a state that keeps less is refused.
+    /// </summary>
+    private void Adopt(CustomerState state)
+    {
+        if (state.Retention is null)
+        {
+            if (boundedState && state.EventsByType.Count == 0 && state.Pending.Count == 0 && state.Running.Count == 0)
+            {
+                state.Retention = retention.Spec;
+            }
+
+            return;
+        }
+
+        if (ReferenceEquals(state.Retention, retention.Spec))
+        {
+            return;
+        }
+
+        RequireCovered(state);
+        foreach (var key in state.Running.Keys.Where(key => !retention.Spec.Tracks(key)).ToList())
+        {
+            state.Running.Remove(key);
+        }
+
+        state.Retention = retention.Spec;
+    }
+
+    private void RequireCovered(CustomerState state)
+    {
+        if (!Covers(state))
+        {
+            throw new InvalidOperationException(
+                $"customer {state.CustomerId}: the state keeps less of the history than ruleset {Ruleset.Fingerprint} reads; rebuild it from the customer's events first");
+        }
     }
 
     private EvaluationResult Result(CustomerState state, EngineIndex index, List<SegmentChange> changes)
@@ -240,6 +305,7 @@ public sealed class SegmentEngine
             throw new ArgumentException($"unknown segment `{segmentName}`", nameof(segmentName));
         }
 
+        RequireCovered(state);
         var context = new EvaluationContext();
         context.Start(state, now.UtcTicks);
         var condition = Explain(segment.Rule, segment.Condition, context);
@@ -275,12 +341,19 @@ public sealed class SegmentEngine
         }
     }
 
-    /// <summary>Adds the event to the history (one implementation, <see cref="CustomerState.Record"/>) and notes what it touched.</summary>
-    private static void Record(CustomerState state, CustomerEvent e, EngineScratch work)
+    /// <summary>
+    /// Adds the event to the history (one implementation, <see cref="CustomerState.Record(CustomerEvent, ICollection{string}?)"/>)
+    /// and its running totals, and notes what it touched.
+    /// </summary>
+    private void Record(CustomerState state, CustomerEvent e, EngineScratch work)
     {
-        if (state.Record(e, work.TouchedAttributes))
+        if (state.Record(e, work.TouchedAttributes, state.Retention))
         {
             work.TouchedEventTypes.Add(e.Type);
+            if (state.Retention is not null)
+            {
+                retention.Count(state, e, work.Context);
+            }
         }
     }
 
@@ -386,6 +459,7 @@ public sealed class SegmentEngine
 
         state.EvaluatedAt = at;
         state.NextCheckAt = NextCheck(state, index);
+        state.Forget(at);
     }
 
     /// <summary>The ruleset changed (or this is a new customer): drop caches and leave segments that no longer exist.</summary>
@@ -403,7 +477,7 @@ public sealed class SegmentEngine
         state.RulesetFingerprint = Ruleset.Fingerprint;
     }
 
-    private static void RecordDuePending(CustomerState state, long now, EngineScratch work)
+    private void RecordDuePending(CustomerState state, long now, EngineScratch work)
     {
         if (state.Pending.Count == 0)
         {

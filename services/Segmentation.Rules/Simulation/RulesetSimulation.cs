@@ -1,6 +1,8 @@
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Runtime.ExceptionServices;
 using System.Threading.Channels;
+using Segmentation.Rules.Membership;
 using Segmentation.Rules.Rulesets;
 
 namespace Segmentation.Rules.Simulation;
@@ -22,7 +24,7 @@ public static class RulesetSimulation
         var plan = new SimulationPlan(candidate, baseline, options.ExampleCustomers);
         var tally = scope switch
         {
-            SnapshotScope snapshot => await Run(plan, options, snapshot.Profiles, (worker, profile) => worker.Snapshot(profile, snapshot.At), cancellationToken),
+            SnapshotScope snapshot => await Run(plan, options, Covered(plan, snapshot, cancellationToken), (worker, profile) => worker.Snapshot(profile, snapshot.At), cancellationToken),
             ReplayScope replay when replay.From > replay.To => throw new ArgumentException($"replay starts ({replay.From:O}) after it ends ({replay.To:O})", nameof(scope)),
             ReplayScope replay => await Run(plan, options, replay.Histories, (worker, history) => worker.Replay(history, replay.From, replay.To), cancellationToken),
             _ => throw new ArgumentException($"unknown scope {scope.GetType().Name}", nameof(scope)),
@@ -34,6 +36,24 @@ public static class RulesetSimulation
             _ => throw new ArgumentException($"unknown scope {scope.GetType().Name}", nameof(scope)),
         };
         return Report(plan, candidate, baseline, tally, name, from, to);
+    }
+
+    /// <summary>The snapshot's profiles, each refolded from its history when it keeps less than either ruleset reads.</summary>
+    private static async IAsyncEnumerable<CustomerState> Covered(
+        SimulationPlan plan, SnapshotScope snapshot, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await foreach (var profile in snapshot.Profiles.WithCancellation(cancellationToken))
+        {
+            if (plan.Candidate.Covers(profile) && (plan.Baseline?.Covers(profile) ?? true))
+            {
+                yield return profile;
+                continue;
+            }
+
+            var historyOf = snapshot.HistoryOf ?? throw new InvalidOperationException(
+                $"customer {profile.CustomerId} keeps less of the history than the rulesets read, and the snapshot has no source of histories to refold it from");
+            yield return profile.Refold(await historyOf(profile.CustomerId, cancellationToken));
+        }
     }
 
     private static async Task<Tally> Run<TInput>(

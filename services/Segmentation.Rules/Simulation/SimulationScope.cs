@@ -18,9 +18,15 @@ public abstract record SimulationScope
 /// The candidate evaluated once, at <paramref name="At"/>, on each current profile, as if it were activated then: each
 /// state is cloned and re-evaluated the way the live sweeper re-evaluates a customer after an activation (segments the
 /// candidate lacks are exited, a held exclusive segment that still qualifies keeps its slot, cooldowns carry over).
-/// Entries and exits are counted against the profile's current memberships.
+/// Entries and exits are counted against the profile's current memberships. A profile that keeps less of the history
+/// than the candidate or the baseline reads (a longer window, another type or property) is refolded from the history
+/// <paramref name="HistoryOf"/> gives, so the answer is the one full history gives; without it such a profile fails the
+/// simulation rather than be answered from missing events.
 /// </summary>
-public sealed record SnapshotScope(IAsyncEnumerable<CustomerState> Profiles, DateTimeOffset At) : SimulationScope;
+public sealed record SnapshotScope(
+    IAsyncEnumerable<CustomerState> Profiles,
+    DateTimeOffset At,
+    Func<string, CancellationToken, Task<IReadOnlyList<CustomerEvent>>>? HistoryOf = null) : SimulationScope;
 
 /// <summary>
 /// Backtest: each customer's history is replayed from its first event through the real engine with a virtual clock,

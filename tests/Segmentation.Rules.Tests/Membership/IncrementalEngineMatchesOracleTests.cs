@@ -118,7 +118,7 @@ public class IncrementalEngineMatchesOracleTests
         Assert.True(oracle.Blocked.SequenceEqual(final.Blocked), $"{context}\noracle blocked: {string.Join("; ", oracle.Blocked)}\nengine blocked: {string.Join("; ", final.Blocked)}");
     }
 
-    private static List<(CustomerEvent Event, DateTimeOffset Now)> RandomArrivals(Random random)
+    internal static List<(CustomerEvent Event, DateTimeOffset Now)> RandomArrivals(Random random)
     {
         var arrivals = new List<(CustomerEvent, DateTimeOffset)>();
         var now = Start.AddHours(random.Next(0, 48));
@@ -163,7 +163,7 @@ public class IncrementalEngineMatchesOracleTests
         return arrivals;
     }
 
-    private static string RandomRuleset(Random random, bool twoGroups = false)
+    internal static string RandomRuleset(Random random, bool twoGroups = false)
     {
         var cooldown = Pick(random, "0h", "3h", "24h");
         var segments = new List<string>();

@@ -134,10 +134,16 @@ public class MembershipTests
         Assert.Equal(["s"], engine.Evaluate(state, T0.AddHours(2)).Changes.Select(c => c.Segment));
     }
 
-    [Fact]
-    public void A_repeated_event_changes_nothing()
+    /// <summary>
+    /// A repeat is recognised while the state keeps the earlier copy: inside the longest window the rules read, or always
+    /// for a state that keeps everything. Beyond that the caller deduplicates (the service by an index of event ids).
+    /// </summary>
+    [Theory]
+    [InlineData("count(Purchased, 30d) == 1", true)]
+    [InlineData("count(Purchased) == 1", false)]
+    public void A_repeated_event_the_state_keeps_changes_nothing(string condition, bool boundedState)
     {
-        var engine = new SegmentEngine(Single("count(Purchased) == 1"));
+        var engine = new SegmentEngine(Single(condition), boundedState: boundedState);
         var state = new CustomerState { CustomerId = "c" };
         var purchase = Event("Purchased", T0);
         engine.Apply(state, purchase, T0);

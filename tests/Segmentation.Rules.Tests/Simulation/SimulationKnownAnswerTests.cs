@@ -195,7 +195,11 @@ public sealed class SimulationKnownAnswerTests
         var profiles = Histories().Select(h => engine.Replay(h.CustomerId, h.Events, at).State).ToList();
         var before = profiles.Select(p => p.Clone()).ToList();
 
-        var report = await RulesetSimulation.Simulate(Candidate, Baseline, new SnapshotScope(profiles.ToAsyncEnumerable(), at));
+        // The baseline's profiles keep only what it reads; the candidate reads more, so they are refolded from the histories.
+        Assert.All(profiles, p => Assert.False(new SegmentEngine(Candidate).Covers(p)));
+        var histories = Histories().ToDictionary(h => h.CustomerId, h => h.Events);
+        var report = await RulesetSimulation.Simulate(Candidate, Baseline,
+            new SnapshotScope(profiles.ToAsyncEnumerable(), at, (id, _) => Task.FromResult(histories[id])));
 
         Assert.Equal(("snapshot", at, at, 1, 3L), (report.Scope, report.From, report.To, report.Days, report.Customers));
         Assert.Equal(new EvaluationCounts(3, 3), report.Evaluations);
