@@ -12,7 +12,7 @@ public sealed class CustomerEventNormalizerTests
     [Fact]
     public void A_purchase_is_stored_as_Purchased_with_amount_currency_and_order_id()
     {
-        var recorded = _normalizer.Normalize(new OrderPurchased(Guid.NewGuid(), "c1", Now.AddHours(-1), "o-1", 12.5m, "EUR"));
+        var recorded = _normalizer.Normalize(new OrderPurchased(Guid.NewGuid(), "c1", Now.AddHours(-1), "o-1", 12.5m, "EUR")).Event;
 
         Assert.Equal("Purchased", recorded.Type);
         Assert.Equal(12.5, recorded.Properties["amount"].AsNumber);
