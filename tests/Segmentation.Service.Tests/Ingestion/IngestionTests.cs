@@ -139,14 +139,14 @@ public sealed class IngestionTests(IsolatedServers servers) : IClassFixture<Isol
 
         var typedErrors = await Eventually.Get(() => _upstream.Drain(CustomerEventEndpoints.QueueName + "_error"),
             m => m.Count >= 2, "two typed messages in the error queue");
-        var reasons = typedErrors.Select(FaultMessage).ToList();
+        var reasons = typedErrors.Select(UpstreamPublisher.FaultReason).ToList();
         Assert.Contains(reasons, r => r.Contains("customerId is required", StringComparison.Ordinal));
         Assert.Contains(reasons, r => r.Contains("is in the future", StringComparison.Ordinal));
 
         var rawErrors = await Eventually.Get(() => _upstream.Drain(CustomerEventEndpoints.RawQueueName + "_error"),
             m => m.Count >= 2, "two raw messages in the error queue");
         Assert.Contains(rawErrors, m => Encoding.UTF8.GetString(m.Body.Span) == "{ this is not json");
-        Assert.Contains(rawErrors.Select(FaultMessage), r => r.Contains("customerId is required", StringComparison.Ordinal));
+        Assert.Contains(rawErrors.Select(UpstreamPublisher.FaultReason), r => r.Contains("customerId is required", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -162,7 +162,7 @@ public sealed class IngestionTests(IsolatedServers servers) : IClassFixture<Isol
 
         foreach (var customer in customers)
         {
-            Assert.Empty((await _upstream.Drain(CustomerEventEndpoints.QueueName + "_error")).Select(FaultMessage));
+            Assert.Empty((await _upstream.Drain(CustomerEventEndpoints.QueueName + "_error")).Select(UpstreamPublisher.FaultReason));
             var expected = purchases.Where(p => p.CustomerId == customer).Select(p => p.EventId).Order().ToList();
             var profile = await ProfileWithEvents(customer, expected.Count);
             await using var session = _service.Store.QuerySession();
@@ -172,11 +172,6 @@ public sealed class IngestionTests(IsolatedServers servers) : IClassFixture<Isol
             Assert.Equal(expected, History(profile).Select(e => Guid.Parse(e.EventId)).Order().ToList());
         }
     }
-
-    private static string FaultMessage(RabbitMQ.Client.BasicGetResult message) =>
-        message.BasicProperties.Headers is { } headers && headers.TryGetValue("MT-Fault-Message", out var value)
-            ? value switch { byte[] bytes => Encoding.UTF8.GetString(bytes), _ => value?.ToString() ?? "" }
-            : "";
 
     private Task PublishTyped(ICustomerLifecycleEvent message) => message switch
     {
