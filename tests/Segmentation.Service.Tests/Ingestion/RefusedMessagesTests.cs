@@ -1,5 +1,8 @@
+using System.Diagnostics.Metrics;
 using System.Text.Json;
 using Marten;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Time.Testing;
 using Segmentation.Service.Ingestion;
 using Segmentation.Service.Profiles;
@@ -98,6 +101,7 @@ public sealed class RefusedMessagesTests(IsolatedServers servers) : IClassFixtur
     [InlineData(Endpoint.Raw)]
     public async Task An_event_id_reused_by_another_customer_is_refused_and_stored_once(Endpoint endpoint)
     {
+        using var conflicts = ConflictingIdCounter();
         var first = Good();
         await Publish(endpoint, first);
         await Stored(first);
@@ -106,6 +110,7 @@ public sealed class RefusedMessagesTests(IsolatedServers servers) : IClassFixtur
         await RefusedWhileGoodIsStored(endpoint, reused,
             $"event id {first.EventId} was already recorded for customer {first.CustomerId}; an event id names one occurrence across all customers");
         Assert.Null(await Profile(reused.CustomerId));
+        Assert.Equal(["customer"], conflicts.GetMeasurementSnapshot().Select(m => (string)m.Tags["reason"]!));
     }
 
     [Theory]
@@ -113,12 +118,14 @@ public sealed class RefusedMessagesTests(IsolatedServers servers) : IClassFixtur
     [InlineData(Endpoint.Raw)]
     public async Task An_event_id_reused_with_different_content_is_refused_not_dropped(Endpoint endpoint)
     {
+        using var conflicts = ConflictingIdCounter();
         var first = Good();
         await Publish(endpoint, first);
         await Stored(first);
 
         await RefusedWhileGoodIsStored(endpoint, first with { Properties = new() { ["page"] = "/other" } },
             $"event id {first.EventId} was already recorded for customer {first.CustomerId} with different content");
+        Assert.Equal(["content"], conflicts.GetMeasurementSnapshot().Select(m => (string)m.Tags["reason"]!));
     }
 
     [Fact]
@@ -170,6 +177,9 @@ public sealed class RefusedMessagesTests(IsolatedServers servers) : IClassFixtur
             Assert.Single(holders);
         }
     }
+
+    private MetricCollector<long> ConflictingIdCounter() =>
+        new(_service.Services.GetRequiredService<IMeterFactory>(), SegmentationMetrics.MeterName, "segmentation.events.conflicting_id");
 
     private async Task RefusedWhileGoodIsStored(Endpoint endpoint, Sent bad, string reason)
     {
