@@ -72,7 +72,7 @@ internal static class PublishCommand
     /// History ids that are not GUIDs become the stable GUIDs the raw endpoint gives them too, so republishing stays
     /// idempotent; property values go as the history has them (strings as strings, numbers as numbers, ...).
     /// </summary>
-    internal static CustomerEventMessage ToMessage(HistoryLine line) => new(
+    private static CustomerEventMessage ToMessage(HistoryLine line) => new(
         EventIds.ToGuid(line.Event.EventId),
         line.CustomerId,
         line.Event.Type,

@@ -102,9 +102,7 @@ public sealed class RefusedMessagesTests(IsolatedServers servers) : IClassFixtur
     public async Task An_event_id_reused_by_another_customer_is_refused_and_stored_once(Endpoint endpoint)
     {
         using var conflicts = ConflictingIdCounter();
-        var first = Good();
-        await Publish(endpoint, first);
-        await Stored(first);
+        var first = await GoodIsStored(endpoint);
 
         var reused = Good() with { EventId = first.EventId };
         await RefusedWhileGoodIsStored(endpoint, reused,
@@ -119,9 +117,7 @@ public sealed class RefusedMessagesTests(IsolatedServers servers) : IClassFixtur
     public async Task An_event_id_reused_with_different_content_is_refused_not_dropped(Endpoint endpoint)
     {
         using var conflicts = ConflictingIdCounter();
-        var first = Good();
-        await Publish(endpoint, first);
-        await Stored(first);
+        var first = await GoodIsStored(endpoint);
 
         await RefusedWhileGoodIsStored(endpoint, first with { Properties = new() { ["page"] = "/other" } },
             $"event id {first.EventId} was already recorded for customer {first.CustomerId} with different content");
@@ -188,11 +184,12 @@ public sealed class RefusedMessagesTests(IsolatedServers servers) : IClassFixtur
         await ReasonInErrorQueue(endpoint, reason);
     }
 
-    private async Task GoodIsStored(Endpoint endpoint)
+    private async Task<Sent> GoodIsStored(Endpoint endpoint)
     {
         var good = Good();
         await Publish(endpoint, good);
         await Stored(good);
+        return good;
     }
 
     /// <summary>Waits for a refusal with this reason in the endpoint's error queue, taking what else is there too.</summary>
