@@ -51,8 +51,8 @@ public sealed record CustomerUnsubscribed(
     string Channel) : ICustomerLifecycleEvent;
 
 /// <summary>
-/// Any named customer event, for publishers that are not .NET: send it as plain JSON to the
-/// <c>segmentation-events:customer-event</c> exchange (see README, "Messages").
+/// Any named customer event. Publishers that are not .NET send the same fields as plain JSON to the
+/// <c>segmentation.customer-events</c> exchange, where the event id may be any string (see README, "Messages").
 /// </summary>
 [MessageUrn("segmentation-events:customer-event")]
 [EntityName("segmentation-events:customer-event")]

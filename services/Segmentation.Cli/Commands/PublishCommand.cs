@@ -68,9 +68,12 @@ internal static class PublishCommand
         return command;
     }
 
-    /// <summary>History ids that are not GUIDs become stable name-based GUIDs, so republishing stays idempotent.</summary>
+    /// <summary>
+    /// History ids that are not GUIDs become the stable GUIDs the raw endpoint gives them too, so republishing stays
+    /// idempotent; property values go as the history has them (strings as strings, numbers as numbers, ...).
+    /// </summary>
     private static CustomerEventMessage ToMessage(HistoryLine line) => new(
-        Guid.TryParse(line.Event.EventId, out var id) ? id : NameBasedGuid.Create($"segctl:{line.CustomerId}:{line.Event.EventId}"),
+        EventIds.ToGuid(line.Event.EventId),
         line.CustomerId,
         line.Event.Type,
         line.Event.OccurredAt,
@@ -81,6 +84,7 @@ internal static class PublishCommand
         ValueKind.Number => value.AsNumber,
         ValueKind.Bool => value.AsBool,
         ValueKind.Null => null,
+        ValueKind.String => value.AsString,
         _ => value.ToString(),
     };
 }

@@ -71,6 +71,9 @@ public sealed class CustomerState
     /// </summary>
     internal Dictionary<string, EventColumns>? Columns;
 
+    /// <summary>Whether the history holds an event of this type, occurrence time and id.</summary>
+    public bool Holds(CustomerEvent e) => EventsByType.TryGetValue(e.Type, out var list) && list.BinarySearch(e, OccurrenceOrder) >= 0;
+
     /// <summary>
     /// Adds an event to the history in occurrence order and, for ProfileUpdated, takes its properties as attribute
     /// values where they are the latest. Returns false for an event already recorded (same type, time and id).

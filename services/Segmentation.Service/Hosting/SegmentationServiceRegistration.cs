@@ -37,6 +37,7 @@ public static class SegmentationServiceRegistration
         services.AddSingleton(sp => sp.GetRequiredService<IOptions<IngestionOptions>>().Value);
         services.TryAddSingleton(_ => Npgsql.NpgsqlDataSource.Create(settings.PostgresConnection));
         services.AddSingleton<CustomerEventNormalizer>();
+        services.AddSingleton<RecordedEventIds>();
         services.AddScoped<MembershipDecider>();
         services.AddScoped<RulesetCatalog>();
         services.AddSingleton<ActiveRuleset>();
@@ -56,6 +57,7 @@ public static class SegmentationServiceRegistration
                 options.OpenTelemetry.TrackEventCounters();
                 options.Projections.Add<CustomerProfileProjection>(ProjectionLifecycle.Inline);
                 options.Schema.For<CustomerProfile>().Index(p => p.NextCheckAt).Index(p => p.RulesetVersion);
+                options.Storage.ExtendedSchemaObjects.Add(RecordedEventIds.Definition(settings.SchemaName));
                 // The relay's latency is the daemon's polling: measured (benchmarks e2e) 50/250 ms gave a
                 // publish-to-downstream p50 of 137 ms, 10/25 ms gives 26 ms, for ~40 cheap queries/s when idle.
                 options.Projections.FastPollingTime = TimeSpan.FromMilliseconds(10);

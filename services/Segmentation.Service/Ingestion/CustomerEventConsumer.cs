@@ -5,7 +5,7 @@ using SegmentationEvents.Contracts;
 namespace Segmentation.Service.Ingestion;
 
 /// <summary>Consumes every customer lifecycle contract published through MassTransit.</summary>
-public sealed class CustomerEventConsumer(CustomerEventNormalizer normalizer, MembershipDecider recorder) :
+public sealed class CustomerEventConsumer(CustomerEventNormalizer normalizer, MembershipDecider decider) :
     IConsumer<CustomerSignedUp>,
     IConsumer<OrderPurchased>,
     IConsumer<ProfileUpdated>,
@@ -13,28 +13,28 @@ public sealed class CustomerEventConsumer(CustomerEventNormalizer normalizer, Me
     IConsumer<CustomerEvent>
 {
     public Task Consume(ConsumeContext<CustomerSignedUp> context) =>
-        recorder.Record(context.Message.CustomerId, normalizer.Normalize(context.Message), context.CancellationToken);
+        decider.Record(normalizer.Normalize(context.Message, context.ReceiveContext.Body.Length), context.CancellationToken);
 
     public Task Consume(ConsumeContext<OrderPurchased> context) =>
-        recorder.Record(context.Message.CustomerId, normalizer.Normalize(context.Message), context.CancellationToken);
+        decider.Record(normalizer.Normalize(context.Message, context.ReceiveContext.Body.Length), context.CancellationToken);
 
     public Task Consume(ConsumeContext<ProfileUpdated> context) =>
-        recorder.Record(context.Message.CustomerId, normalizer.Normalize(context.Message), context.CancellationToken);
+        decider.Record(normalizer.Normalize(context.Message, context.ReceiveContext.Body.Length), context.CancellationToken);
 
     public Task Consume(ConsumeContext<CustomerUnsubscribed> context) =>
-        recorder.Record(context.Message.CustomerId, normalizer.Normalize(context.Message), context.CancellationToken);
+        decider.Record(normalizer.Normalize(context.Message, context.ReceiveContext.Body.Length), context.CancellationToken);
 
     public Task Consume(ConsumeContext<CustomerEvent> context) =>
-        recorder.Record(context.Message.CustomerId, normalizer.Normalize(context.Message), context.CancellationToken);
+        decider.Record(normalizer.Normalize(context.Message, context.ReceiveContext.Body.Length), context.CancellationToken);
 }
 
 /// <summary>
-/// Consumes plain-JSON <see cref="CustomerEvent"/> messages from publishers that are not .NET.
+/// Consumes plain-JSON <see cref="RawCustomerEvent"/> bodies from publishers that are not .NET.
 /// A separate consumer because the raw deserializer offers every body as every message type.
 /// </summary>
-public sealed class RawCustomerEventConsumer(CustomerEventNormalizer normalizer, MembershipDecider recorder) :
-    IConsumer<CustomerEvent>
+public sealed class RawCustomerEventConsumer(CustomerEventNormalizer normalizer, MembershipDecider decider) :
+    IConsumer<RawCustomerEvent>
 {
-    public Task Consume(ConsumeContext<CustomerEvent> context) =>
-        recorder.Record(context.Message.CustomerId, normalizer.Normalize(context.Message), context.CancellationToken);
+    public Task Consume(ConsumeContext<RawCustomerEvent> context) =>
+        decider.Record(normalizer.Normalize(context.Message, context.ReceiveContext.Body.Length), context.CancellationToken);
 }

@@ -8,14 +8,15 @@ namespace Segmentation.Service.Ingestion;
 /// <summary>
 /// The two receive endpoints of ingestion. Both handle one customer's messages one at a time
 /// (partitioned by customer id) and retry a lost optimistic-concurrency race; a message that
-/// fails validation skips the retries and goes to the endpoint's <c>_error</c> queue with the reason.
+/// fails validation or reuses a recorded event id skips the retries and goes to the endpoint's
+/// <c>_error</c> queue with the reason.
 /// </summary>
 public static class CustomerEventEndpoints
 {
     public const string QueueName = "segmentation-customer-events";
     public const string RawQueueName = "segmentation-customer-events-raw";
 
-    /// <summary>Fanout exchange that non-.NET publishers send plain JSON <see cref="CustomerEvent"/> bodies to.</summary>
+    /// <summary>Fanout exchange that non-.NET publishers send plain JSON <see cref="RawCustomerEvent"/> bodies to.</summary>
     public const string RawExchangeName = "segmentation.customer-events";
 
     public static void ConfigureIngestionEndpoints(this IRabbitMqBusFactoryConfigurator bus, IBusRegistrationContext context, int concurrency)
@@ -38,12 +39,12 @@ public static class CustomerEventEndpoints
         {
             endpoint.ConfigureConsumeTopology = false;
             endpoint.DefaultContentType = new ContentType("application/json");
-            endpoint.UseRawJsonDeserializer(RawSerializerOptions.AnyMessageType, isDefault: true);
+            endpoint.AddDeserializer(new RawCustomerEventDeserializer(), isDefault: true);
             endpoint.Bind(RawExchangeName);
             ConfigureDelivery(endpoint, concurrency, context.GetRequiredService<SegmentationMetrics>());
             var partitioner = endpoint.CreatePartitioner(concurrency);
             endpoint.ConfigureConsumer<RawCustomerEventConsumer>(context, consumer =>
-                consumer.Message<CustomerEvent>(m => m.UsePartitioner(partitioner, c => c.Message.CustomerId)));
+                consumer.Message<RawCustomerEvent>(m => m.UsePartitioner(partitioner, c => c.Message.CustomerId ?? "")));
         });
     }
 
@@ -57,6 +58,8 @@ public static class CustomerEventEndpoints
             retry.Handle<JasperFx.ConcurrencyException>();
             retry.Handle<ExistingStreamIdCollisionException>();
             retry.Handle<Marten.Exceptions.ExistingStreamIdCollisionException>();
+            // Two first deliveries of one event id at once: the loser finds the id recorded and decides again.
+            retry.Handle<Exception>(RecordedEventIds.IsConcurrentFirstRecord);
             retry.ConnectRetryObserver(new ConcurrencyRetryObserver(metrics));
             retry.Intervals(0, 5, 10, 25, 50, 100, 200, 400, 800, 1600);
         });

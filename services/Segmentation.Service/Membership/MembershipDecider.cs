@@ -16,19 +16,35 @@ namespace Segmentation.Service.Membership;
 /// caller decides again from a fresh read, so no customer ever holds two segments of an exclusive group.
 /// </summary>
 public sealed class MembershipDecider(
-    IDocumentSession session, ActiveRuleset rules, TimeProvider time, SegmentationMetrics metrics, ILogger<MembershipDecider> logger)
+    IDocumentSession session,
+    ActiveRuleset rules,
+    RecordedEventIds recordedEventIds,
+    TimeProvider time,
+    SegmentationMetrics metrics,
+    ILogger<MembershipDecider> logger)
 {
-    public async Task Record(string customerId, CustomerEventRecorded recorded, CancellationToken cancellationToken)
+    /// <summary>
+    /// Records a new event and decides; ignores a redelivery; refuses an event id already recorded for another
+    /// customer or with other content (<see cref="DuplicateEventIdException"/>).
+    /// </summary>
+    public async Task Record(AcceptedCustomerEvent accepted, CancellationToken cancellationToken)
     {
+        var (customerId, recorded) = (accepted.CustomerId, accepted.Event);
         using var activity = StartDecision(customerId, "segmentation.decide");
         activity?.SetTag("event.type", recorded.Type);
         activity?.SetTag("event.id", recorded.EventId);
-        var stream = await session.Events.FetchForWriting<CustomerProfile>(customerId, cancellationToken);
-        if (stream.Aggregate?.HasRecorded(recorded.EventId) == true)
+        if (await recordedEventIds.Find(recorded.EventId, cancellationToken) is { } earlier)
         {
-            logger.LogInformation("Event {EventId} for customer {CustomerId} was already recorded; redelivery ignored",
-                recorded.EventId, customerId);
-            activity?.SetTag("outcome", "duplicate");
+            RefuseUnlessRedelivery(accepted, earlier);
+            LogRedelivery(activity, accepted);
+            return;
+        }
+
+        var stream = await session.Events.FetchForWriting<CustomerProfile>(customerId, cancellationToken);
+        // Events stored before the id table existed have no row; their redelivery is still recognised in the history.
+        if (stream.Aggregate?.Holds(recorded) == true)
+        {
+            LogRedelivery(activity, accepted);
             return;
         }
 
@@ -40,8 +56,29 @@ public sealed class MembershipDecider(
 
         stream.AppendOne(recorded);
         stream.AppendMany(MembershipEvents(current, result, now, recorded.OccurredAt));
+        recordedEventIds.Insert(session, accepted, time.GetUtcNow());
         await session.SaveChangesAsync(cancellationToken);
         metrics.EventConsumed(recorded.Type);
+    }
+
+    private void RefuseUnlessRedelivery(AcceptedCustomerEvent accepted, RecordedEventId earlier)
+    {
+        var otherCustomer = earlier.CustomerId != accepted.CustomerId;
+        if (!otherCustomer && earlier.ContentHash == accepted.ContentHash) return;
+
+        var reason = otherCustomer
+            ? $"event id {accepted.EventIdAsSent} was already recorded for customer {earlier.CustomerId}; an event id names one occurrence across all customers"
+            : $"event id {accepted.EventIdAsSent} was already recorded for customer {earlier.CustomerId} with different content";
+        metrics.ConflictingEventId(otherCustomer ? "customer" : "content");
+        logger.LogWarning("Event {EventId} for customer {CustomerId} refused: {Reason}", accepted.Event.EventId, accepted.CustomerId, reason);
+        throw new DuplicateEventIdException(reason);
+    }
+
+    private void LogRedelivery(Activity? activity, AcceptedCustomerEvent accepted)
+    {
+        logger.LogInformation("Event {EventId} for customer {CustomerId} was already recorded; redelivery ignored",
+            accepted.Event.EventId, accepted.CustomerId);
+        activity?.SetTag("outcome", "duplicate");
     }
 
     /// <summary>Evaluates with no new event; returns false when the customer does not exist.</summary>

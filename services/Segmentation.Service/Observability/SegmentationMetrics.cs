@@ -8,6 +8,7 @@ public sealed class SegmentationMetrics
     public const string MeterName = "Segmentation.Service";
 
     private readonly Counter<long> _eventsConsumed;
+    private readonly Counter<long> _conflictingEventIds;
     private readonly Counter<long> _entered;
     private readonly Counter<long> _exited;
     private readonly Counter<long> _concurrencyRetries;
@@ -22,6 +23,8 @@ public sealed class SegmentationMetrics
     {
         var meter = meterFactory.Create(MeterName);
         _eventsConsumed = meter.CreateCounter<long>("segmentation.events.consumed", "{event}", "Customer events stored, by type");
+        _conflictingEventIds = meter.CreateCounter<long>("segmentation.events.conflicting_id", "{event}",
+            "Events refused because their id was already recorded for another customer or with other content, by reason (customer, content)");
         _entered = meter.CreateCounter<long>("segmentation.segments.entered", "{entry}", "SegmentEntered published, by segment");
         _exited = meter.CreateCounter<long>("segmentation.segments.exited", "{exit}", "SegmentExited published, by segment");
         _concurrencyRetries = meter.CreateCounter<long>("segmentation.concurrency.retries", "{retry}",
@@ -38,6 +41,8 @@ public sealed class SegmentationMetrics
     }
 
     public void EventConsumed(string type) => _eventsConsumed.Add(1, new KeyValuePair<string, object?>("event.type", type));
+
+    public void ConflictingEventId(string reason) => _conflictingEventIds.Add(1, new KeyValuePair<string, object?>("reason", reason));
 
     public void SegmentEntered(string segment) => _entered.Add(1, new KeyValuePair<string, object?>("segment", segment));
 

@@ -34,11 +34,8 @@ public sealed class CustomerProfile
     /// <summary>Trace context of the decision that set <see cref="NextCheckAt"/>, linked from the time-triggered trace.</summary>
     public string? NextCheckSetBy { get; set; }
 
-    public bool HasRecorded(Guid eventId)
-    {
-        var id = eventId.ToString();
-        return State.EventsByType.Values.Any(events => events.Exists(e => e.EventId == id));
-    }
+    /// <summary>Whether the history holds this event (same id, type and occurrence time): a binary search, not a scan.</summary>
+    public bool Holds(CustomerEventRecorded recorded) => State.Holds(recorded.ToRuleEvent());
 
     internal void Apply(CustomerEventRecorded recorded)
     {

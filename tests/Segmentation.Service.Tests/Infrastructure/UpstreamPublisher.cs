@@ -57,6 +57,12 @@ public sealed class UpstreamPublisher : IAsyncDisposable
         return messages;
     }
 
+    /// <summary>The reason MassTransit gave for moving a message to an error queue (its <c>MT-Fault-Message</c> header).</summary>
+    public static string FaultReason(BasicGetResult message) =>
+        message.BasicProperties.Headers is { } headers && headers.TryGetValue("MT-Fault-Message", out var value)
+            ? value switch { byte[] bytes => Encoding.UTF8.GetString(bytes), _ => value?.ToString() ?? "" }
+            : "";
+
     public async ValueTask DisposeAsync()
     {
         await _bus.StopAsync();

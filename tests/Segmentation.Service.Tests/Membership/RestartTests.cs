@@ -74,8 +74,8 @@ public sealed class RestartTests(IsolatedServers servers) : IClassFixture<Isolat
 
     private static CustomerEventRecorded Normalize(CustomerEventNormalizer normalizer, ICustomerLifecycleEvent e) => e switch
     {
-        OrderPurchased m => normalizer.Normalize(m),
-        CustomerEvent m => normalizer.Normalize(m),
+        OrderPurchased m => normalizer.Normalize(m).Event,
+        CustomerEvent m => normalizer.Normalize(m).Event,
         _ => throw new ArgumentOutOfRangeException(nameof(e)),
     };
 

@@ -29,8 +29,9 @@ public sealed class CustomerProfileTests
         profile.Apply(purchase);
         profile.Apply(purchase);
 
-        Assert.True(profile.HasRecorded(purchase.EventId));
-        Assert.False(profile.HasRecorded(Guid.NewGuid()));
+        Assert.True(profile.Holds(purchase));
+        Assert.False(profile.Holds(purchase with { EventId = Guid.NewGuid() }));
+        Assert.False(profile.Holds(purchase with { OccurredAt = T0.AddTicks(1) }));
         Assert.Equal(1, profile.EventTypes["Purchased"].Count);
     }
 
