@@ -196,27 +196,39 @@ public sealed class CustomerState
     internal CustomerState Refold(IEnumerable<CustomerEvent> history, RetentionPlan? plan)
     {
         var state = Clone();
-        state.EventsByType.Clear();
-        state.Attributes.Clear();
-        state.Pending.Clear();
-        state.Running.Clear();
-        state.Retention = plan?.Spec;
-        var recordedUpTo = EvaluatedAt ?? DateTimeOffset.MinValue;
+        state.FoldAnew(history, plan);
+        return state;
+    }
+
+    /// <summary>Replaces, in place, the history, attributes and running totals by those folded from <paramref name="history"/>.</summary>
+    internal void FoldAnew(IEnumerable<CustomerEvent> history, RetentionPlan? plan)
+    {
+        var events = history.ToList();
+        EventsByType.Clear();
+        Attributes.Clear();
+        Pending.Clear();
+        Running.Clear();
+        Columns = null;
+        Retention = plan?.Spec;
+        // Never evaluated: everything counts as recorded, as Record takes it.
+        var recordedUpTo = EvaluatedAt ?? DateTimeOffset.MaxValue;
         var context = new EvaluationContext();
-        foreach (var e in history)
+        foreach (var e in events)
         {
             if (e.OccurredAt > recordedUpTo)
             {
-                state.Pending.Add(e);
+                Pending.Add(e);
             }
-            else if (state.Record(e, null, state.Retention))
+            else if (Record(e, null, Retention))
             {
-                plan?.Count(state, e, context);
+                plan?.Count(this, e, context);
             }
         }
 
-        state.Forget(recordedUpTo);
-        return state;
+        if (EvaluatedAt is { } evaluatedAt)
+        {
+            Forget(evaluatedAt);
+        }
     }
 
     /// <summary>A deep copy, for deciding on a state without touching the original.</summary>

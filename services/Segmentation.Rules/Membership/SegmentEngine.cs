@@ -142,16 +142,17 @@ public sealed class SegmentEngine
     }
 
     /// <summary>
-    /// Puts a state under this ruleset's retention: a new customer's from the start, a state kept for a wider ruleset by
-    /// narrowing it (its surplus is dropped as it expires); a state that keeps less is refused.
+    /// Puts a state under this ruleset's retention: a new customer's from the start, one that keeps every event by folding
+    /// its own history, one kept for a wider ruleset by narrowing it (its surplus is dropped as it expires); a state that
+    /// keeps less is refused.
     /// </summary>
     private void Adopt(CustomerState state)
     {
         if (state.Retention is null)
         {
-            if (boundedState && state.EventsByType.Count == 0 && state.Pending.Count == 0 && state.Running.Count == 0)
+            if (boundedState)
             {
-                state.Retention = retention.Spec;
+                state.FoldAnew([.. state.EventsByType.Values.SelectMany(events => events), .. state.Pending], retention);
             }
 
             return;
