@@ -55,7 +55,7 @@ public static class SegmentationServiceRegistration
                 options.Events.MetadataConfig.HeadersEnabled = true; // trace context travels with the events
                 options.OpenTelemetry.TrackConnections = TrackLevel.Normal;
                 options.OpenTelemetry.TrackEventCounters();
-                options.Projections.Add<CustomerProfileProjection>(ProjectionLifecycle.Inline);
+                options.Events.AddEventTypes([typeof(CustomerEventRecorded), typeof(CustomerEnteredSegment), typeof(CustomerExitedSegment), typeof(CustomerEvaluated)]);
                 options.Schema.For<CustomerProfile>().Index(p => p.NextCheckAt).Index(p => p.RulesetVersion);
                 options.Storage.ExtendedSchemaObjects.Add(RecordedEventIds.Definition(settings.SchemaName));
                 // The relay's latency is the daemon's polling: measured (benchmarks e2e) 50/250 ms gave a

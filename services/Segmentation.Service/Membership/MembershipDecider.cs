@@ -10,10 +10,12 @@ namespace Segmentation.Service.Membership;
 
 /// <summary>
 /// The one write path for a customer, used for a new event and for a time-triggered or post-activation evaluation:
-/// read the stream for writing, let the engine decide on a copy of the profile's state, append the event (if any),
-/// the membership changes and the evaluation record, and commit with the version read as the expected version.
-/// That commit is the claim on the customer: a concurrent writer makes it fail with a concurrency error, and the
-/// caller decides again from a fresh read, so no customer ever holds two segments of an exclusive group.
+/// load the profile (the bounded state of the last decision, at its stream version), refold it from the stream when
+/// the active ruleset reads more than it keeps, let the engine decide on a copy, append the facts (the event, entries,
+/// exits, and a decision record when the visible outcome changed) with the version read as the expected version, and
+/// store the evolved profile in the same transaction. That append is the claim on the customer: a concurrent writer
+/// makes it fail with a concurrency error, and the caller decides again from a fresh read, so no customer ever holds two
+/// segments of an exclusive group.
 /// </summary>
 public sealed class MembershipDecider(
     IDocumentSession session,
@@ -40,22 +42,21 @@ public sealed class MembershipDecider(
             return;
         }
 
-        var stream = await session.Events.FetchForWriting<CustomerProfile>(customerId, cancellationToken);
+        var profile = await session.LoadAsync<CustomerProfile>(customerId, cancellationToken);
         // Events stored before the id table existed have no row; their redelivery is still recognised in the history.
-        if (stream.Aggregate?.Holds(recorded) == true)
+        if (profile?.Holds(recorded) == true)
         {
             LogRedelivery(activity, accepted);
             return;
         }
 
-        var state = stream.Aggregate?.State.Clone() ?? new CustomerState { CustomerId = customerId };
+        var current = rules.Current;
+        var state = profile is null ? new CustomerState { CustomerId = customerId } : await Covered(profile, current, cancellationToken);
         // An event dated slightly ahead of this clock (within the accepted skew) is evaluated at its own time.
         var now = Latest(time.GetUtcNow(), recorded.OccurredAt, state.EvaluatedAt);
-        var current = rules.Current;
         var result = Decide(activity, current, () => current.Engine.Apply(state, recorded.ToRuleEvent(), now));
 
-        stream.AppendOne(recorded);
-        stream.AppendMany(MembershipEvents(current, result, now, recorded.OccurredAt));
+        Commit(customerId, profile, current, result, [recorded, .. MembershipEvents(current, result, recorded.OccurredAt)], now, activity);
         recordedEventIds.Insert(session, accepted, time.GetUtcNow());
         await session.SaveChangesAsync(cancellationToken);
         metrics.EventConsumed(recorded.Type);
@@ -85,15 +86,51 @@ public sealed class MembershipDecider(
     public async Task<bool> Reevaluate(string customerId, CancellationToken cancellationToken)
     {
         using var activity = StartDecision(customerId, "segmentation.reevaluate");
-        var stream = await session.Events.FetchForWriting<CustomerProfile>(customerId, cancellationToken);
-        if (stream.Aggregate is null) return false;
+        if (await session.LoadAsync<CustomerProfile>(customerId, cancellationToken) is not { } profile) return false;
 
-        var now = Latest(time.GetUtcNow(), stream.Aggregate.State.EvaluatedAt);
         var current = rules.Current;
-        var result = Decide(activity, current, () => current.Engine.Evaluate(stream.Aggregate.State.Clone(), now));
-        stream.AppendMany(MembershipEvents(current, result, now, causeOccurredAt: null));
+        var state = await Covered(profile, current, cancellationToken);
+        var now = Latest(time.GetUtcNow(), state.EvaluatedAt);
+        var result = Decide(activity, current, () => current.Engine.Evaluate(state, now));
+        Commit(customerId, profile, current, result, [.. MembershipEvents(current, result, causeOccurredAt: null)], now, activity);
         await session.SaveChangesAsync(cancellationToken);
         return true;
+    }
+
+    /// <summary>
+    /// A copy of the profile's state that keeps what the ruleset reads: as stored, or refolded from every event in the
+    /// customer's stream when the ruleset reads more than the profile keeps (a longer window, another type or property).
+    /// </summary>
+    private async Task<CustomerState> Covered(CustomerProfile profile, LoadedRuleset current, CancellationToken cancellationToken)
+    {
+        if (current.Engine.Covers(profile.State)) return profile.State.Clone();
+
+        var stream = await session.Events.FetchStreamAsync(profile.Id, token: cancellationToken);
+        var history = stream.Select(e => e.Data).OfType<CustomerEventRecorded>().Select(e => e.ToRuleEvent()).ToList();
+        metrics.ProfileRefolded(history.Count);
+        logger.LogDebug("Customer {CustomerId}: profile refolded from {Events} events for ruleset {Version}", profile.Id, history.Count, current.Version);
+        return current.Engine.Rebuild(profile.State, history);
+    }
+
+    /// <summary>
+    /// Appends the decision's facts (with a record of the outcome when what the profile shows changed) expecting the
+    /// version the profile was read at, and stores the profile evolved by them, in the session's one transaction.
+    /// </summary>
+    private void Commit(
+        string customerId, CustomerProfile? profile, LoadedRuleset current, EvaluationResult result, List<object> facts, DateTimeOffset now, Activity? decision)
+    {
+        profile ??= new CustomerProfile { Id = customerId };
+        if (!profile.Shows(result.Blocked, result.NextCheckAt, current.Version))
+        {
+            facts.Add(new CustomerEvaluated(now, current.Version, result.Blocked, result.NextCheckAt));
+        }
+
+        if (facts.Count == 0) return;
+        var version = profile.Version + facts.Count;
+        if (profile.Version == 0) session.Events.StartStream(customerId, facts);
+        else session.Events.Append(customerId, version, facts);
+        profile.Evolve(result.State, facts, version, decision?.Id);
+        session.Store(profile);
     }
 
     /// <summary>
@@ -140,8 +177,7 @@ public sealed class MembershipDecider(
                 .Select(c => $"{(c.Kind == MembershipChangeKind.Entered ? "entered" : "exited")} {c.Segment}")
                 .Concat(result.Blocked.Select(b => $"{b.Segment} blocked: {b.Reason}")));
 
-    private static IEnumerable<object> MembershipEvents(
-        LoadedRuleset current, EvaluationResult result, DateTimeOffset now, DateTimeOffset? causeOccurredAt)
+    private static IEnumerable<object> MembershipEvents(LoadedRuleset current, EvaluationResult result, DateTimeOffset? causeOccurredAt)
     {
         foreach (var change in result.Changes)
         {
@@ -152,17 +188,6 @@ public sealed class MembershipDecider(
                     causeOccurredAt)
                 : new CustomerExitedSegment(change.Segment, change.Group, channel, current.Version, change.At);
         }
-
-        var state = result.State;
-        yield return new CustomerEvaluated(
-            now,
-            current.Version,
-            state.RulesetFingerprint ?? current.Ruleset.Fingerprint,
-            [.. state.Qualifying.Order(StringComparer.Ordinal)],
-            new Dictionary<string, DateTimeOffset>(state.RecheckAt, StringComparer.Ordinal),
-            new Dictionary<string, DateTimeOffset>(state.CooldownWaits, StringComparer.Ordinal),
-            result.Blocked,
-            result.NextCheckAt);
     }
 
     private static DateTimeOffset Latest(DateTimeOffset clock, params DateTimeOffset?[] others) =>

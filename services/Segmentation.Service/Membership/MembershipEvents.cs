@@ -16,16 +16,11 @@ public sealed record CustomerEnteredSegment(
 public sealed record CustomerExitedSegment(string Segment, string? Group, string? Channel, string RulesetVersion, DateTimeOffset At);
 
 /// <summary>
-/// What an evaluation left behind besides membership changes: which conditions held, when each may change with no new
-/// event, which groups wait for a cooldown, what is blocked, and when to look again. Stored so the profile carries
-/// the engine's exact state and the next evaluation can be incremental.
+/// The visible outcome of a decision: what is blocked, when to look again, under which ruleset version. Stored only
+/// when one of them changed; the engine's caches stay in the profile document, out of the log.
 /// </summary>
 public sealed record CustomerEvaluated(
     DateTimeOffset At,
     string RulesetVersion,
-    string RulesetFingerprint,
-    IReadOnlyList<string> Qualifying,
-    IReadOnlyDictionary<string, DateTimeOffset> RecheckAt,
-    IReadOnlyDictionary<string, DateTimeOffset> CooldownWaits,
     IReadOnlyList<BlockedSegment> Blocked,
     DateTimeOffset? NextCheckAt);

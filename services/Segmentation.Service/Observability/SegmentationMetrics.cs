@@ -13,6 +13,8 @@ public sealed class SegmentationMetrics
     private readonly Counter<long> _exited;
     private readonly Counter<long> _concurrencyRetries;
     private readonly Counter<long> _reevaluated;
+    private readonly Counter<long> _refolded;
+    private readonly Counter<long> _refoldedEvents;
     private readonly Counter<long> _blocked;
     private readonly Histogram<double> _evaluationSeconds;
     private readonly Histogram<double> _relayLagSeconds;
@@ -31,6 +33,9 @@ public sealed class SegmentationMetrics
             "Decisions retried because another writer committed to the customer's stream first");
         _reevaluated = meter.CreateCounter<long>("segmentation.reevaluation.customers", "{customer}",
             "Customers re-evaluated after a ruleset activation");
+        _refolded = meter.CreateCounter<long>("segmentation.profiles.refolded", "{customer}",
+            "Profiles refolded from their stream because the active ruleset reads more than they kept");
+        _refoldedEvents = meter.CreateCounter<long>("segmentation.profiles.refolded_events", "{event}", "Events read from streams to refold profiles");
         _blocked = meter.CreateCounter<long>("segmentation.segments.blocked", "{decision}",
             "Decisions that left a qualifying segment blocked, by segment and reason (held, cooldown)");
         _evaluationSeconds = meter.CreateHistogram<double>("segmentation.evaluation.duration", "s", "Engine time per decision");
@@ -38,6 +43,12 @@ public sealed class SegmentationMetrics
         _endToEndLagSeconds = meter.CreateHistogram<double>("segmentation.end_to_end.lag", "s",
             "Occurrence of the upstream event (or the due time) to the publish of the SegmentEntered it caused");
         _sweeperLagSeconds = meter.CreateHistogram<double>("segmentation.sweeper.lag", "s", "Due time of a time-triggered evaluation to its run");
+    }
+
+    public void ProfileRefolded(int events)
+    {
+        _refolded.Add(1);
+        _refoldedEvents.Add(events);
     }
 
     public void EventConsumed(string type) => _eventsConsumed.Add(1, new KeyValuePair<string, object?>("event.type", type));

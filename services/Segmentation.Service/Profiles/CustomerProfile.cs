@@ -5,15 +5,17 @@ using Segmentation.Service.Membership;
 namespace Segmentation.Service.Profiles;
 
 /// <summary>
-/// Event-sourced view of one customer. <see cref="State"/> is exactly the rule engine's state after the last decision
-/// (history in occurrence order, latest attributes, held segments, the engine's caches), so the next decision can be
-/// incremental; the other members are the readable summary served by the admin API.
+/// One customer's current state, stored as a document beside its event stream and written in the same transaction as
+/// each decision's events. <see cref="State"/> is the rule engine's state after the last decision, bounded by what the
+/// active ruleset reads (events inside its windows, running totals, attributes, memberships, the engine's caches), so
+/// the next decision is incremental and costs the same whatever the length of the history; the stream keeps every
+/// event and is folded again when a ruleset needs more. The other members are the readable summary the admin API serves.
 /// </summary>
 public sealed class CustomerProfile
 {
     public string Id { get; set; } = "";
 
-    /// <summary>Stream version, set by Marten; the expected version of the next append.</summary>
+    /// <summary>Version of the customer's stream this profile was decided at; the next decision's append expects it.</summary>
     public long Version { get; set; }
 
     public CustomerState State { get; set; } = new();
@@ -37,47 +39,42 @@ public sealed class CustomerProfile
     /// <summary>Whether the history holds this event (same id, type and occurrence time): a binary search, not a scan.</summary>
     public bool Holds(CustomerEventRecorded recorded) => State.Holds(recorded.ToRuleEvent());
 
-    internal void Apply(CustomerEventRecorded recorded)
+    /// <summary>
+    /// The one place a profile changes: it takes the state the engine decided and the facts appended for the decision
+    /// (the customer's event, entries, exits, the decision record), at the stream version they bring it to.
+    /// </summary>
+    internal void Evolve(CustomerState decided, IReadOnlyList<object> facts, long version, string? decidedBy)
     {
-        if (!State.Record(recorded.ToRuleEvent())) return;
-        EventTypes[recorded.Type] = EventTypes.TryGetValue(recorded.Type, out var summary)
-            ? summary.Including(recorded.OccurredAt)
-            : new EventTypeSummary(1, recorded.OccurredAt, recorded.OccurredAt);
+        State = decided;
+        Version = version;
+        foreach (var fact in facts)
+        {
+            switch (fact)
+            {
+                case CustomerEventRecorded recorded:
+                    EventTypes[recorded.Type] = EventTypes.TryGetValue(recorded.Type, out var summary)
+                        ? summary.Including(recorded.OccurredAt)
+                        : new EventTypeSummary(1, recorded.OccurredAt, recorded.OccurredAt);
+                    break;
+                case CustomerEnteredSegment entered:
+                    Segments[entered.Segment] = new HeldSegment(entered.At, entered.Group, entered.Channel, entered.RulesetVersion);
+                    break;
+                case CustomerExitedSegment exited:
+                    Segments.Remove(exited.Segment);
+                    break;
+                case CustomerEvaluated evaluated:
+                    Blocked = evaluated.Blocked;
+                    RulesetVersion = evaluated.RulesetVersion;
+                    if (NextCheckAt != evaluated.NextCheckAt) NextCheckSetBy = decidedBy;
+                    NextCheckAt = evaluated.NextCheckAt;
+                    break;
+            }
+        }
     }
 
-    internal void Apply(CustomerEnteredSegment entered)
-    {
-        State.Held[entered.Segment] = entered.At;
-        if (entered.ClaimsGroup && entered.Group is { } group) State.LastGroupEntry[group] = entered.At;
-        Segments[entered.Segment] = new HeldSegment(entered.At, entered.Group, entered.Channel, entered.RulesetVersion);
-    }
-
-    internal void Apply(CustomerExitedSegment exited)
-    {
-        State.Held.Remove(exited.Segment);
-        Segments.Remove(exited.Segment);
-    }
-
-    internal void Apply(CustomerEvaluated evaluated, string? traceParent)
-    {
-        NextCheckSetBy = traceParent;
-        State.Qualifying.Clear();
-        State.Qualifying.UnionWith(evaluated.Qualifying);
-        Replace(State.RecheckAt, evaluated.RecheckAt);
-        Replace(State.CooldownWaits, evaluated.CooldownWaits);
-        State.RulesetFingerprint = evaluated.RulesetFingerprint;
-        State.EvaluatedAt = evaluated.At;
-        State.NextCheckAt = evaluated.NextCheckAt;
-        Blocked = evaluated.Blocked;
-        RulesetVersion = evaluated.RulesetVersion;
-        NextCheckAt = evaluated.NextCheckAt;
-    }
-
-    private static void Replace(Dictionary<string, DateTimeOffset> target, IReadOnlyDictionary<string, DateTimeOffset> source)
-    {
-        target.Clear();
-        foreach (var (key, value) in source) target[key] = value;
-    }
+    /// <summary>Whether a decision changed what the profile shows (blocked list, next check, ruleset version), so it is worth a record.</summary>
+    internal bool Shows(IReadOnlyList<BlockedSegment> blocked, DateTimeOffset? nextCheckAt, string rulesetVersion) =>
+        Blocked.SequenceEqual(blocked) && NextCheckAt == nextCheckAt && RulesetVersion == rulesetVersion;
 }
 
 public sealed record HeldSegment(DateTimeOffset Since, string? Group, string? Channel, string RulesetVersion);

@@ -6,6 +6,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
 using Segmentation.Service.Hosting;
+using Segmentation.Service.Ingestion;
 
 namespace Segmentation.Service.Tests.Infrastructure;
 
@@ -19,6 +20,13 @@ public sealed class ServiceUnderTest : IAsyncDisposable
     public IDocumentStore Store => _host.Services.GetRequiredService<IDocumentStore>();
 
     public IServiceProvider Services => _host.Services;
+
+    /// <summary>The customer events stored in the customer's stream (the truth; the profile keeps only what rules read), in stream order.</summary>
+    public async Task<IReadOnlyList<CustomerEventRecorded>> StoredEvents(string customerId)
+    {
+        await using var session = Store.QuerySession();
+        return [.. (await session.Events.FetchStreamAsync(customerId)).Select(e => e.Data).OfType<CustomerEventRecorded>()];
+    }
 
     public static async Task<ServiceUnderTest> Start(
         IsolatedServers servers,

@@ -91,11 +91,7 @@ public sealed class PublishedHistoryTests(IsolatedServers servers) : IClassFixtu
     }
 
     private static Task EventsStored(ServiceUnderTest service, string customer, int count) =>
-        Eventually.Get(async () =>
-        {
-            await using var session = service.Store.QuerySession();
-            return await session.LoadAsync<CustomerProfile>(customer);
-        }, p => p?.State.EventsByType.Values.Sum(events => events.Count) == count, $"{count} events of {customer} stored");
+        Eventually.Get(() => service.StoredEvents(customer), events => events.Count == count, $"{count} events of {customer} stored");
 
     private static string Segctl(params string[] arguments)
     {

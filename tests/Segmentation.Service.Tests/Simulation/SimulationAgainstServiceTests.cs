@@ -63,7 +63,7 @@ public sealed class SimulationAgainstServiceTests(SimulationAgainstServiceTests.
                 Time.SetUtcNow(e.OccurredAt);
                 await upstream.Publish(e);
                 published[e.CustomerId] = published.GetValueOrDefault(e.CustomerId) + 1;
-                await Eventually.Get(() => Profile(e.CustomerId), p => p?.State.EventsByType.Values.Sum(l => l.Count) == published[e.CustomerId],
+                await Eventually.Get(() => Service.StoredEvents(e.CustomerId), events => events.Count == published[e.CustomerId],
                     $"event {e.EventId} recorded");
             }
 
