@@ -54,6 +54,66 @@ public sealed class RulesetActivationTests(IsolatedServers servers) : IClassFixt
     }
 
     [Fact]
+    public async Task A_version_that_reads_more_than_profiles_keep_refolds_them_from_the_stream_and_decides_on_full_history()
+    {
+        var time = new FakeTimeProvider(Now);
+        await using var service = await ServiceUnderTest.Start(servers, time, s => s with { RulesetPath = ExampleRuleset.Path });
+        await using var upstream = await UpstreamPublisher.Connect(servers);
+        var customers = Enumerable.Range(0, 3).Select(i => $"refold-{i}-{Guid.NewGuid():N}").ToList();
+        foreach (var customer in customers)
+        {
+            await upstream.Publish(new CustomerEvent(Guid.NewGuid(), customer, "PageViewed", Now.AddDays(-2), new Dictionary<string, object?> { ["path"] = "/pricing" }));
+            await upstream.Publish(new CustomerEvent(Guid.NewGuid(), customer, "PageViewed", Now.AddDays(-1), new Dictionary<string, object?> { ["path"] = "/pricing" }));
+        }
+
+        foreach (var customer in customers)
+            await Eventually.Get(() => service.StoredEvents(customer), events => events.Count == 2, $"{customer}'s views stored");
+        // The example ruleset reads no page views: the profiles keep only their count, first and last.
+        Assert.All(await Profiles(service, customers), p => Assert.False(p.State.EventsByType.TryGetValue("PageViewed", out var views) && views.Count > 0));
+
+        string newVersion;
+        await using (var scope = service.Services.CreateAsyncScope())
+        {
+            var catalog = scope.ServiceProvider.GetRequiredService<RulesetCatalog>();
+            var (stored, errors) = await catalog.Upload("""
+                segments:
+                  pricing_fan:
+                    when: count(PageViewed where path == "/pricing", 30d) >= 2
+                """, "pricing.yaml", "test", default);
+            Assert.Empty(errors);
+            newVersion = stored!.Id;
+            await catalog.Activate(newVersion, "test", default);
+        }
+        await service.Services.GetRequiredService<RulesetWatcher>().LoadActive(default);
+        // Ingestion during the re-evaluation refolds the customer it touches in the same way.
+        await upstream.Publish(new CustomerEvent(Guid.NewGuid(), customers[0], "Purchased", Now, new Dictionary<string, object?> { ["amount"] = 5 }));
+        time.Advance(TimeSpan.FromSeconds(1));
+
+        var profiles = await Eventually.Get(() => Profiles(service, customers),
+            ps => ps.All(p => p.RulesetVersion == newVersion), "every customer on the new version");
+        Assert.All(profiles, p => Assert.Equal(["pricing_fan"], p.Segments.Keys));
+        Assert.All(profiles, p => Assert.Equal(2, p.State.EventsByType["PageViewed"].Count));
+    }
+
+    [Fact]
+    public async Task The_log_records_a_decision_only_when_what_the_profile_shows_changed()
+    {
+        var time = new FakeTimeProvider(Now);
+        await using var service = await ServiceUnderTest.Start(servers, time, s => s with { RulesetPath = ExampleRuleset.Path });
+        await using var upstream = await UpstreamPublisher.Connect(servers);
+        var customer = $"quiet-{Guid.NewGuid():N}";
+        for (var i = 0; i < 3; i++)
+        {
+            await upstream.Publish(new CustomerEvent(Guid.NewGuid(), customer, "PageViewed", Now.AddMinutes(i - 10)));
+            await Eventually.Get(() => service.StoredEvents(customer), events => events.Count == i + 1, $"view {i} stored");
+        }
+
+        await using var session = service.Store.QuerySession();
+        var types = (await session.Events.FetchStreamAsync(customer)).Select(e => e.Data.GetType().Name).ToList();
+        Assert.Equal(["CustomerEventRecorded", "CustomerEvaluated", "CustomerEventRecorded", "CustomerEventRecorded"], types);
+    }
+
+    [Fact]
     public async Task A_ruleset_with_a_conflict_in_a_reject_group_is_refused_with_the_conflict()
     {
         await using var service = await ServiceUnderTest.Start(servers, new FakeTimeProvider(Now));
