@@ -1,10 +1,16 @@
 using BenchmarkDotNet.Running;
 using Segmentation.Benchmarks.EndToEnd;
+using Segmentation.Benchmarks.HotCustomer;
 using Segmentation.Benchmarks.Simulation;
 
 if (args is ["e2e", .. var loadArguments])
 {
     return await EndToEndLoad.Run(loadArguments);
+}
+
+if (args is ["hot-customer", .. var hotCustomerArguments])
+{
+    return await HotCustomerLoad.Run(hotCustomerArguments);
 }
 
 if (args is ["simulation", .. var simulationArguments])

@@ -17,7 +17,6 @@ internal static partial class Baselines
     /// </summary>
     public static async Task<double> PostgresCommitsPerSecond(LoadEnvironment environment, int clients, TimeSpan duration)
     {
-        var settings = new NpgsqlConnectionStringBuilder(environment.PostgresConnection);
         await using (var connection = new NpgsqlConnection(environment.PostgresConnection))
         {
             await connection.OpenAsync();
@@ -25,24 +24,80 @@ internal static partial class Baselines
                 $"CREATE SCHEMA IF NOT EXISTS {environment.Name}; CREATE TABLE {environment.Name}.commits (id bigserial primary key, body jsonb)", connection);
             await create.ExecuteNonQueryAsync();
         }
+        return await Pgbench(environment, $"INSERT INTO {environment.Name}.commits (body) VALUES ('{{\"type\":\"Purchased\",\"amount\":42}}');\n",
+            clients, duration);
+    }
 
-        var script = Path.GetTempFileName();
-        await File.WriteAllTextAsync(script, $"INSERT INTO {environment.Name}.commits (body) VALUES ('{{\"type\":\"Purchased\",\"amount\":42}}');\n");
+    /// <summary>
+    /// pgbench replaying one decision of the service per transaction, with the SQL Marten sends for it, into the
+    /// service's own tables (its indexes and append function) after the service has stopped: the read for writing
+    /// (the stream's version and the profile document, one round trip), then one transaction (one round trip) of
+    /// <c>mt_quick_append_events</c> with the rows of <paramref name="shape"/> (the event, a membership change in
+    /// the measured share of decisions, the evaluation record; it bumps <c>mt_streams.version</c>) and the upsert
+    /// of a profile document of the measured size. Each client has its own customers, as the service's partitioner
+    /// gives each customer to one consumer at a time, so no transaction waits on another's row.
+    /// </summary>
+    public static async Task<double> DecisionsPerSecond(
+        LoadEnvironment environment, DecisionShape shape, int customers, int clients, TimeSpan duration)
+    {
+        var schema = environment.Name;
+        var stream = "'pgbench-:customer'";
+        string Events(params DecisionShape.StoredEvent[] events) =>
+            $"SELECT {schema}.mt_quick_append_events({stream}, 'customer_profile', '*DEFAULT*', " +
+            $"ARRAY[{string.Join(", ", events.Select(_ => "gen_random_uuid()"))}], " +
+            $"ARRAY[{string.Join(", ", events.Select(e => Literal(e.Type)))}]::varchar[], " +
+            $"ARRAY[{string.Join(", ", events.Select(e => Literal(e.DotnetType)))}]::varchar[], " +
+            $"ARRAY[{string.Join(", ", events.Select(e => Literal(e.Data) + "::jsonb"))}], " +
+            $"ARRAY[{string.Join(", ", events.Select(_ => "NULL"))}]::bytea[], " +
+            $"ARRAY[{string.Join(", ", events.Select(e => Literal(e.Headers) + "::jsonb"))}], " +
+            $"ARRAY[{string.Join(", ", events.Select(_ => "now()"))}], :version)";
+        // Marten's upsert for a document with no expected revision (its revision arguments are 0).
+        var upsert =
+            $"INSERT INTO {schema}.mt_doc_customerprofile (id, data, mt_version, mt_dotnet_type, mt_last_modified) " +
+            $"VALUES ({stream}, {Literal(shape.Profile)}::jsonb, " +
+            $"COALESCE((SELECT version FROM {schema}.mt_streams WHERE {schema}.mt_streams.id = {stream}), 1), " +
+            $"{Literal(shape.ProfileDotnetType)}, transaction_timestamp()) " +
+            $"ON CONFLICT (id) DO UPDATE SET data = excluded.data, " +
+            $"mt_version = COALESCE((SELECT version FROM {schema}.mt_streams WHERE {schema}.mt_streams.id = {schema}.mt_doc_customerprofile.id), {schema}.mt_doc_customerprofile.mt_version + 1), " +
+            $"mt_dotnet_type = excluded.mt_dotnet_type, mt_last_modified = excluded.mt_last_modified RETURNING mt_version";
+        var customersPerClient = Math.Max(1, customers / clients);
+        var script = $"""
+            \set customer :client_id * 1000000 + random(1, {customersPerClient})
+            \set membership random(1, 1000)
+            SELECT d.id, d.data, d.mt_version FROM {schema}.mt_doc_customerprofile AS d WHERE id = {stream} \; SELECT coalesce(max(version), 0) AS version FROM {schema}.mt_streams WHERE id = {stream} \gset
+            \if :membership <= {(int)Math.Round(Math.Min(1, shape.MembershipsPerDecision) * 1000)}
+            BEGIN \; {Events(shape.Recorded, shape.Membership, shape.Evaluated)} \; {upsert} \; COMMIT;
+            \else
+            BEGIN \; {Events(shape.Recorded, shape.Evaluated)} \; {upsert} \; COMMIT;
+            \endif
+
+            """;
+        return await Pgbench(environment, script, clients, duration);
+    }
+
+    private static string Literal(string text) => $"'{text.Replace("'", "''", StringComparison.Ordinal)}'";
+
+    private static async Task<double> Pgbench(LoadEnvironment environment, string script, int clients, TimeSpan duration)
+    {
+        var settings = new NpgsqlConnectionStringBuilder(environment.PostgresConnection);
+        var scriptPath = Path.GetTempFileName();
+        await File.WriteAllTextAsync(scriptPath, script);
         var pgbench = new ProcessStartInfo("/usr/lib/postgresql/15/bin/pgbench",
             ["-n", "-c", clients.ToString(CultureInfo.InvariantCulture), "-j", "2", "-T", ((int)duration.TotalSeconds).ToString(CultureInfo.InvariantCulture),
-             "-f", script, "-h", settings.Host!, "-p", settings.Port.ToString(CultureInfo.InvariantCulture), "-U", settings.Username!, settings.Database!])
+             "-f", scriptPath, "-h", settings.Host!, "-p", settings.Port.ToString(CultureInfo.InvariantCulture), "-U", settings.Username!, settings.Database!])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             Environment = { ["PGPASSWORD"] = settings.Password },
         };
         using var process = Process.Start(pgbench)!;
-        var output = await process.StandardOutput.ReadToEndAsync();
+        var output = process.StandardOutput.ReadToEndAsync();
+        var errors = process.StandardError.ReadToEndAsync();
         await process.WaitForExitAsync();
-        File.Delete(script);
-        var tps = TpsLine().Match(output);
-        return tps.Success ? double.Parse(tps.Groups[1].Value, CultureInfo.InvariantCulture)
-            : throw new InvalidOperationException($"pgbench failed: {output}{await process.StandardError.ReadToEndAsync()}");
+        File.Delete(scriptPath);
+        var tps = TpsLine().Match(await output);
+        return tps.Success && process.ExitCode == 0 ? double.Parse(tps.Groups[1].Value, CultureInfo.InvariantCulture)
+            : throw new InvalidOperationException($"pgbench failed: {await output}{await errors}");
     }
 
     /// <summary>Publish and consume through MassTransit and RabbitMQ with a consumer that does nothing.</summary>

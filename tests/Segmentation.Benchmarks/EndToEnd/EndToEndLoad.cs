@@ -1,16 +1,9 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Diagnostics.Metrics;
 using System.Globalization;
 using MassTransit;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 using Npgsql;
-using Segmentation.Service;
-using Segmentation.Service.Hosting;
 using SegmentationEvents.Contracts;
-using SegmentationEvents.ServiceDefaults;
 using Storefront.Simulator.Generation;
 using Storefront.Simulator.Publishing;
 
@@ -18,9 +11,11 @@ namespace Segmentation.Benchmarks.EndToEnd;
 
 /// <summary>
 /// The whole service under load on this machine, beside the raw servers measured in the same run:
-/// <c>dotnet run -c Release --project tests/Segmentation.Benchmarks -- e2e [events] [latency-samples]</c>.
+/// <c>dotnet run -c Release --project tests/Segmentation.Benchmarks -- e2e [events] [latency-samples] [profile-chars]</c>.
 /// Throughput: simulator traffic published at full speed, drained by one service instance. Latency: purchases that
-/// each enter a segment, paced, timed from the upstream publish to the SegmentEntered consumed downstream.
+/// each enter a segment, paced at half the throughput just measured, timed from the upstream publish to the
+/// SegmentEntered consumed downstream. Then pgbench replays the SQL of one decision, shaped like the run's own rows,
+/// with a profile document of the mean size (or the stored one nearest <c>profile-chars</c>).
 /// </summary>
 internal static class EndToEndLoad
 {
@@ -28,55 +23,55 @@ internal static class EndToEndLoad
     {
         var events = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 20_000;
         var samples = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 1_000;
+        int? profileLength = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : null;
+        var customers = Math.Max(100, events / 20);
         await using var environment = await LoadEnvironment.Create();
+        var rulesetPath = Path.Combine(LoadEnvironment.RepositoryRoot(), "infra", "examples", "ruleset.yaml");
+        var clients = environment.ServiceSettings(rulesetPath).Concurrency;
+        var baselineDuration = TimeSpan.FromSeconds(10);
+        var loadAtStart = Measurements.LoadAverage();
 
-        Console.WriteLine("baseline: pgbench, one single-row INSERT per transaction, 8 clients, 10 s ...");
-        var commitsPerSecond = await Baselines.PostgresCommitsPerSecond(environment, clients: 8, TimeSpan.FromSeconds(10));
+        Console.WriteLine($"baseline: pgbench, one single-row INSERT per transaction, {clients} clients, 10 s ...");
+        var commitsPerSecond = await Baselines.PostgresCommitsPerSecond(environment, clients, baselineDuration);
         Console.WriteLine($"baseline: MassTransit publish+consume of {events:N0} messages, no-op consumer ...");
         var messagesPerSecond = await Baselines.RabbitMqMessagesPerSecond(environment, events, concurrency: 16);
 
         var relayLag = new ConcurrentBag<double>();
-        using var listener = ListenTo("segmentation.relay.lag", relayLag);
-        using var service = await StartService(environment);
-        var throughput = await Throughput(environment, service, events);
-        var latencies = await Latencies(environment, samples, eventsPerSecond: 100);
+        using var listener = Measurements.ListenTo<double>("segmentation.relay.lag", relayLag.Add);
+        using var service = await environment.StartService(rulesetPath);
+        var throughput = await Throughput(environment, events, customers);
+        // Measured before the latency phase, whose customers have one event each.
+        var shape = await DecisionShape.Measure(environment, profileLength);
+        var latencyRate = Math.Max(1, (int)(throughput / 2));
+        var latencies = await Latencies(environment, samples, latencyRate);
         await service.StopAsync();
 
+        Console.WriteLine($"baseline: pgbench, one decision's SQL per transaction, {clients} clients, 10 s; {shape.Describe()} ...");
+        var decisionsPerSecond = await Baselines.DecisionsPerSecond(environment, shape, customers, clients, baselineDuration);
+
         Console.WriteLine();
-        Console.WriteLine($"| Measure (this machine, {Environment.ProcessorCount} cores) | Value | Ratio |");
+        Console.WriteLine($"e2e {events} {samples}{(profileLength is null ? "" : $" {profileLength}")}, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, " +
+            $"{Environment.ProcessorCount} cores, load average {loadAtStart} at the start and {Measurements.LoadAverage()} at the end, " +
+            $"service concurrency {clients}; decision shape: {shape.Describe()}");
+        Console.WriteLine();
+        Console.WriteLine("| Measure | Value | Service as a share of it |");
         Console.WriteLine("|---|---:|---:|");
-        Console.WriteLine($"| PostgreSQL commits/s (pgbench, 1 insert per transaction) | {commitsPerSecond:N0} | 1 |");
-        Console.WriteLine($"| RabbitMQ messages/s (MassTransit publish + no-op consume) | {messagesPerSecond:N0} | 1 |");
-        Console.WriteLine($"| Service events/s stored ({events:N0} simulator events, example ruleset) | {throughput:N0} | " +
-            $"{throughput / commitsPerSecond:0.00} of pgbench, {throughput / messagesPerSecond:0.00} of RabbitMQ |");
-        Console.WriteLine($"| Publish → SegmentEntered consumed, p50 / p95 / p99 ({samples} samples at 100/s) | " +
-            $"{Percentile(latencies, 0.50):0.0} / {Percentile(latencies, 0.95):0.0} / {Percentile(latencies, 0.99):0.0} ms | |");
+        Console.WriteLine($"| PostgreSQL commits/s (pgbench, 1 single-row insert per transaction, {clients} clients) | {commitsPerSecond:N0} | {throughput / commitsPerSecond:0.000} |");
+        Console.WriteLine($"| PostgreSQL decisions/s (pgbench, one decision's SQL per transaction, {clients} clients) | {decisionsPerSecond:N0} | {throughput / decisionsPerSecond:0.000} |");
+        Console.WriteLine($"| RabbitMQ messages/s (MassTransit publish + no-op consume) | {messagesPerSecond:N0} | {throughput / messagesPerSecond:0.000} |");
+        Console.WriteLine($"| Service events/s stored ({events:N0} simulator events, {customers:N0} customers, example ruleset) | {throughput:N0} | 1 |");
+        Console.WriteLine($"| Publish → SegmentEntered consumed, p50 / p95 / p99 ({samples} samples at {latencyRate}/s, 50 % of the rate above) | " +
+            $"{Measurements.Percentile(latencies, 0.50):0.0} / {Measurements.Percentile(latencies, 0.95):0.0} / {Measurements.Percentile(latencies, 0.99):0.0} ms | |");
         var lags = relayLag.Select(s => s * 1000).ToList();
         Console.WriteLine($"| Commit → relay publish (segmentation.relay.lag), p50 / p99 ({lags.Count} publishes) | " +
-            $"{Percentile(lags, 0.50):0.0} / {Percentile(lags, 0.99):0.0} ms | |");
+            $"{Measurements.Percentile(lags, 0.50):0.0} / {Measurements.Percentile(lags, 0.99):0.0} ms | |");
         return 0;
     }
 
-    private static async Task<IHost> StartService(LoadEnvironment environment)
-    {
-        var builder = Host.CreateApplicationBuilder();
-        builder.Logging.ClearProviders();
-        builder.Services.AddSegmentationService(
-            new SegmentationSettings(environment.RabbitMqUrl, environment.PostgresConnection, environment.Name)
-            {
-                RulesetPath = Path.Combine(RepositoryRoot(), "infra", "examples", "ruleset.yaml"),
-            },
-            builder.Configuration);
-        var host = builder.Build();
-        await host.StartAsync();
-        await host.Services.GetRequiredService<IBusControl>().WaitForHealthStatus(BusHealthStatus.Healthy, TimeSpan.FromSeconds(30));
-        return host;
-    }
-
-    private static async Task<double> Throughput(LoadEnvironment environment, IHost service, int events)
+    private static async Task<double> Throughput(LoadEnvironment environment, int events, int customers)
     {
         var history = new SyntheticCustomerGenerator(new SimulationSettings(
-            Customers: Math.Max(100, events / 20), TotalEvents: events, Seed: 42,
+            Customers: customers, TotalEvents: events, Seed: 42,
             Start: DateTimeOffset.UtcNow.AddDays(-30), Span: TimeSpan.FromDays(29))).Generate().ToList();
         var bus = Bus.Factory.CreateUsingRabbitMq(rabbit => rabbit.Host(environment.RabbitMqUrl));
         await bus.StartAsync();
@@ -132,33 +127,5 @@ internal static class EndToEndLoad
         await using var count = new NpgsqlCommand(
             $"SELECT count(*) FROM {environment.Name}.mt_events WHERE type = 'customer_event_recorded'", connection);
         return (long)(await count.ExecuteScalarAsync())!;
-    }
-
-    private static MeterListener ListenTo(string instrument, ConcurrentBag<double> values)
-    {
-        var listener = new MeterListener
-        {
-            InstrumentPublished = (i, l) =>
-            {
-                if (i.Meter.Name == SegmentationMetrics.MeterName && i.Name == instrument) l.EnableMeasurementEvents(i);
-            },
-        };
-        listener.SetMeasurementEventCallback<double>((_, value, _, _) => values.Add(value));
-        listener.Start();
-        return listener;
-    }
-
-    private static double Percentile(List<double> values, double p)
-    {
-        if (values.Count == 0) return double.NaN;
-        var sorted = values.Order().ToList();
-        return sorted[(int)Math.Min(sorted.Count - 1, Math.Ceiling(p * sorted.Count) - 1)];
-    }
-
-    private static string RepositoryRoot()
-    {
-        var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "SegmentationEvents.sln"))) directory = directory.Parent;
-        return directory?.FullName ?? throw new InvalidOperationException("run from inside the repository");
     }
 }

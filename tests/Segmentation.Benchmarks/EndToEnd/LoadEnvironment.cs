@@ -1,7 +1,12 @@
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text;
+using MassTransit;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Npgsql;
+using Segmentation.Service.Hosting;
 
 namespace Segmentation.Benchmarks.EndToEnd;
 
@@ -37,6 +42,29 @@ internal sealed class LoadEnvironment : IAsyncDisposable
         (await management.PutAsJsonAsync($"/api/permissions/{name}/{Uri.EscapeDataString(user.Split(':')[0])}",
             new { configure = ".*", write = ".*", read = ".*" })).EnsureSuccessStatusCode();
         return new LoadEnvironment(new UriBuilder(rabbit) { Path = "/" + name }.Uri, postgres, name, management);
+    }
+
+    /// <summary>The service's settings on this environment, with its defaults (concurrency, sweeper, relay).</summary>
+    public SegmentationSettings ServiceSettings(string rulesetPath) =>
+        new(RabbitMqUrl, PostgresConnection, Name) { RulesetPath = rulesetPath };
+
+    /// <summary>One segmentation service instance in this process, started and connected to the bus.</summary>
+    public async Task<IHost> StartService(string rulesetPath)
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Logging.ClearProviders();
+        builder.Services.AddSegmentationService(ServiceSettings(rulesetPath), builder.Configuration);
+        var host = builder.Build();
+        await host.StartAsync();
+        await host.Services.GetRequiredService<IBusControl>().WaitForHealthStatus(BusHealthStatus.Healthy, TimeSpan.FromSeconds(30));
+        return host;
+    }
+
+    public static string RepositoryRoot()
+    {
+        var directory = new DirectoryInfo(AppContext.BaseDirectory);
+        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "SegmentationEvents.sln"))) directory = directory.Parent;
+        return directory?.FullName ?? throw new InvalidOperationException("run from inside the repository");
     }
 
     public async ValueTask DisposeAsync()
