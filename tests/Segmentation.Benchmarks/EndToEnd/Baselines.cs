@@ -30,11 +30,11 @@ internal static partial class Baselines
 
     /// <summary>
     /// pgbench replaying one decision of the service per transaction, with the SQL Marten sends for it, into the
-    /// service's own tables (its indexes and append function) after the service has stopped: the read for writing
-    /// (the stream's version and the profile document, one round trip), then one transaction (one round trip) of
-    /// <c>mt_quick_append_events</c> with the rows of <paramref name="shape"/> (the event, a membership change in
-    /// the measured share of decisions, the evaluation record; it bumps <c>mt_streams.version</c>) and the upsert
-    /// of a profile document of the measured size. Each client has its own customers, as the service's partitioner
+    /// service's own tables (its indexes and append function) after the service has stopped: the read of the profile
+    /// document (with the stream's version, which the append function takes; one round trip), then one transaction (one
+    /// round trip) of <c>mt_quick_append_events</c> with the rows of <paramref name="shape"/> (the event; a membership
+    /// change and a decision record each in the measured share of decisions; it bumps <c>mt_streams.version</c>) and the
+    /// upsert of a profile document of the measured size. Each client has its own customers, as the service's partitioner
     /// gives each customer to one consumer at a time, so no transaction waits on another's row.
     /// </summary>
     public static async Task<double> DecisionsPerSecond(
@@ -51,29 +51,36 @@ internal static partial class Baselines
             $"ARRAY[{string.Join(", ", events.Select(_ => "NULL"))}]::bytea[], " +
             $"ARRAY[{string.Join(", ", events.Select(e => Literal(e.Headers) + "::jsonb"))}], " +
             $"ARRAY[{string.Join(", ", events.Select(_ => "now()"))}], :version)";
-        // Marten's upsert for a document with no expected revision (its revision arguments are 0).
+        // Marten's upsert of a document (a new revision id each time).
         var upsert =
             $"INSERT INTO {schema}.mt_doc_customerprofile (id, data, mt_version, mt_dotnet_type, mt_last_modified) " +
-            $"VALUES ({stream}, {Literal(shape.Profile)}::jsonb, " +
-            $"COALESCE((SELECT version FROM {schema}.mt_streams WHERE {schema}.mt_streams.id = {stream}), 1), " +
-            $"{Literal(shape.ProfileDotnetType)}, transaction_timestamp()) " +
-            $"ON CONFLICT (id) DO UPDATE SET data = excluded.data, " +
-            $"mt_version = COALESCE((SELECT version FROM {schema}.mt_streams WHERE {schema}.mt_streams.id = {schema}.mt_doc_customerprofile.id), {schema}.mt_doc_customerprofile.mt_version + 1), " +
-            $"mt_dotnet_type = excluded.mt_dotnet_type, mt_last_modified = excluded.mt_last_modified RETURNING mt_version";
+            $"VALUES ({stream}, {Literal(shape.Profile)}::jsonb, gen_random_uuid(), {Literal(shape.ProfileDotnetType)}, transaction_timestamp()) " +
+            $"ON CONFLICT (id) DO UPDATE SET data = excluded.data, mt_version = excluded.mt_version, " +
+            $"mt_dotnet_type = excluded.mt_dotnet_type, mt_last_modified = excluded.mt_last_modified";
+        string Decision(params DecisionShape.StoredEvent[] events) => $"BEGIN \\; {Events(events)} \\; {upsert} \\; COMMIT;";
         var customersPerClient = Math.Max(1, customers / clients);
         var script = $"""
             \set customer :client_id * 1000000 + random(1, {customersPerClient})
             \set membership random(1, 1000)
+            \set evaluated random(1, 1000)
             SELECT d.id, d.data, d.mt_version FROM {schema}.mt_doc_customerprofile AS d WHERE id = {stream} \; SELECT coalesce(max(version), 0) AS version FROM {schema}.mt_streams WHERE id = {stream} \gset
-            \if :membership <= {(int)Math.Round(Math.Min(1, shape.MembershipsPerDecision) * 1000)}
-            BEGIN \; {Events(shape.Recorded, shape.Membership, shape.Evaluated)} \; {upsert} \; COMMIT;
+            \if :membership <= {PerMille(shape.MembershipsPerDecision)}
+            \if :evaluated <= {PerMille(shape.EvaluationsPerDecision)}
+            {Decision(shape.Recorded, shape.Membership, shape.Evaluated)}
             \else
-            BEGIN \; {Events(shape.Recorded, shape.Evaluated)} \; {upsert} \; COMMIT;
+            {Decision(shape.Recorded, shape.Membership)}
+            \endif
+            \elif :evaluated <= {PerMille(shape.EvaluationsPerDecision)}
+            {Decision(shape.Recorded, shape.Evaluated)}
+            \else
+            {Decision(shape.Recorded)}
             \endif
 
             """;
         return await Pgbench(environment, script, clients, duration);
     }
+
+    private static int PerMille(double share) => (int)Math.Round(Math.Min(1, share) * 1000);
 
     private static string Literal(string text) => $"'{text.Replace("'", "''", StringComparison.Ordinal)}'";
 

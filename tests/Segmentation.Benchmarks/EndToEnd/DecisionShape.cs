@@ -11,6 +11,7 @@ internal sealed record DecisionShape(
     DecisionShape.StoredEvent Evaluated,
     DecisionShape.StoredEvent Membership,
     double MembershipsPerDecision,
+    double EvaluationsPerDecision,
     string Profile,
     string ProfileDotnetType,
     int ProfileStoredBytes,
@@ -43,14 +44,15 @@ internal sealed record DecisionShape(
 
         await using var counts = new NpgsqlCommand($"""
             SELECT count(*) FILTER (WHERE type = 'customer_event_recorded'),
-                   count(*) FILTER (WHERE type IN ('customer_entered_segment', 'customer_exited_segment'))
+                   count(*) FILTER (WHERE type IN ('customer_entered_segment', 'customer_exited_segment')),
+                   count(*) FILTER (WHERE type = 'customer_evaluated')
             FROM {schema}.mt_events
             """, connection);
-        long recorded, memberships;
+        long recorded, memberships, evaluations;
         await using (var reader = await counts.ExecuteReaderAsync())
         {
             await reader.ReadAsync();
-            (recorded, memberships) = (reader.GetInt64(0), reader.GetInt64(1));
+            (recorded, memberships, evaluations) = (reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2));
         }
 
         await using var mean = new NpgsqlCommand($"SELECT avg(length(data::text))::float8 FROM {schema}.mt_doc_customerprofile", connection);
@@ -69,6 +71,7 @@ internal sealed record DecisionShape(
             events["customer_evaluated"],
             entered ?? events["customer_evaluated"],
             entered is null ? 0 : (double)memberships / recorded,
+            (double)evaluations / recorded,
             profileReader.GetString(0),
             profileReader.GetString(1),
             profileReader.GetInt32(2),
@@ -77,6 +80,6 @@ internal sealed record DecisionShape(
 
     public string Describe() =>
         $"profile document {Profile.Length:N0} chars of JSON ({ProfileStoredBytes:N0} bytes stored; mean of the run's profiles " +
-        $"{MeanProfileLength:N0} chars), event rows {Recorded.Data.Length} + {Evaluated.Data.Length} chars (recorded + evaluated), " +
-        $"a {Membership.Data.Length}-char membership row in {MembershipsPerDecision:P0} of decisions";
+        $"{MeanProfileLength:N0} chars), a {Recorded.Data.Length}-char event row, a {Evaluated.Data.Length}-char decision record in " +
+        $"{EvaluationsPerDecision:P0} and a {Membership.Data.Length}-char membership row in {MembershipsPerDecision:P0} of decisions";
 }
