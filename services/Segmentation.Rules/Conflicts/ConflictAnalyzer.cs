@@ -5,7 +5,8 @@ namespace Segmentation.Rules.Conflicts;
 /// <summary>
 /// Design-time analysis of a ruleset (DESIGN.md "Conflicts"): for every pair of segments in an exclusive group, whether
 /// one customer can satisfy both conditions at the same instant; segments that can never match; segments shadowed by a
-/// higher-priority one of their group; duplicates. Pure and deterministic.
+/// higher-priority one of their group; duplicates. Pure and deterministic (a time budget aside: it reads the clock it is
+/// given).
 /// </summary>
 public static class ConflictAnalyzer
 {
@@ -17,14 +18,19 @@ public static class ConflictAnalyzer
 
     private const int AttemptsPerPair = 24;
 
-    public static ConflictReport Analyze(Ruleset ruleset)
+    /// <summary>
+    /// Analyses the ruleset within <paramref name="budget"/> (none: unlimited). Throws
+    /// <see cref="OperationCanceledException"/> soon after <paramref name="cancellationToken"/> is cancelled.
+    /// </summary>
+    public static ConflictReport Analyze(Ruleset ruleset, ConflictAnalysisBudget? budget = null, CancellationToken cancellationToken = default)
     {
+        var meter = (budget ?? Unlimited).Start();
         var forms = new FormCache(ruleset);
         var findings = new List<ConflictFinding>();
         var unsatisfiable = new HashSet<string>(StringComparer.Ordinal);
         foreach (var segment in ruleset.Segments)
         {
-            if (Empty([forms.Positive(segment)]) is { } why)
+            if (Empty([forms.Positive(segment)], cancellationToken) is { } why)
             {
                 unsatisfiable.Add(segment.Name);
                 findings.Add(new ConflictFinding(segment.Group, FindingKind.Unsatisfiable, [segment.Name], $"{segment.Name} can never match: {why}"));
@@ -41,17 +47,26 @@ public static class ConflictAnalyzer
             {
                 for (var j = i + 1; j < members.Count; j++)
                 {
+                    cancellationToken.ThrowIfCancellationRequested();
                     var (higher, lower) = (members[i], members[j]);
-                    findings.Add(Pair(group, builder, forms, higher, lower));
-                    if (!unsatisfiable.Contains(lower.Name) && Implies(forms, lower, higher))
+                    if (!meter.AllowsAnotherPair())
                     {
-                        findings.Add(Implies(forms, higher, lower)
+                        findings.Add(new ConflictFinding(group.Name, FindingKind.Unknown, Sorted(higher, lower), ConflictReport.BudgetExceededDescription));
+                        continue;
+                    }
+
+                    findings.Add(Pair(group, builder, forms, higher, lower, cancellationToken));
+                    if (!unsatisfiable.Contains(lower.Name) && Implies(forms, lower, higher, cancellationToken))
+                    {
+                        findings.Add(Implies(forms, higher, lower, cancellationToken)
                             ? new ConflictFinding(group.Name, FindingKind.Duplicate, Sorted(higher, lower),
                                 $"{higher.Name} and {lower.Name} match exactly the same customers; {lower.Name} is never entered")
                             : new ConflictFinding(group.Name, FindingKind.Shadowed, Sorted(higher, lower),
                                 $"{lower.Name} is shadowed by {higher.Name}: every customer who qualifies for {lower.Name} also qualifies for {higher.Name}, "
                                 + $"which wins ({Precedence(higher, lower)}), so {lower.Name} is never entered"));
                     }
+
+                    meter.PairDone();
                 }
             }
         }
@@ -63,8 +78,10 @@ public static class ConflictAnalyzer
             .ThenBy(f => string.Join("\n", f.Segments), StringComparer.Ordinal)
             .ThenBy(f => f.Kind)
             .ToList();
-        return new ConflictReport(sorted, rejecting);
+        return new ConflictReport(sorted, rejecting, meter.Exceeded);
     }
+
+    private static readonly ConflictAnalysisBudget Unlimited = new();
 
     private static List<string> Sorted(SegmentRule a, SegmentRule b) => [.. new[] { a.Name, b.Name }.Order(StringComparer.Ordinal)];
 
@@ -94,15 +111,16 @@ public static class ConflictAnalyzer
     }
 
     /// <summary>Every customer satisfying <paramref name="premise"/> satisfies <paramref name="conclusion"/>: premise and not conclusion is empty.</summary>
-    private static bool Implies(FormCache forms, SegmentRule premise, SegmentRule conclusion) =>
-        Empty([forms.Positive(premise), forms.Negative(conclusion)]) is not null;
+    private static bool Implies(FormCache forms, SegmentRule premise, SegmentRule conclusion, CancellationToken cancellationToken) =>
+        Empty([forms.Positive(premise), forms.Negative(conclusion)], cancellationToken) is not null;
 
     /// <summary>Why the conjunction of the forms is empty, or null when that is not proven.</summary>
-    private static string? Empty(IReadOnlyList<NormalForm> conjunction)
+    private static string? Empty(IReadOnlyList<NormalForm> conjunction, CancellationToken cancellationToken)
     {
         var reasons = new List<string>();
         foreach (var atoms in Combinations(conjunction))
         {
+            cancellationToken.ThrowIfCancellationRequested();
             if (atoms is null)
             {
                 return null;
@@ -150,7 +168,8 @@ public static class ConflictAnalyzer
         }
     }
 
-    private static ConflictFinding Pair(SegmentGroup group, WitnessBuilder builder, FormCache forms, SegmentRule higher, SegmentRule lower)
+    private static ConflictFinding Pair(
+        SegmentGroup group, WitnessBuilder builder, FormCache forms, SegmentRule higher, SegmentRule lower, CancellationToken cancellationToken)
     {
         var segments = Sorted(higher, lower);
         var both = new[] { forms.Positive(higher), forms.Positive(lower) };
@@ -159,6 +178,7 @@ public static class ConflictAnalyzer
         var attempts = 0;
         foreach (var atoms in Combinations(both))
         {
+            cancellationToken.ThrowIfCancellationRequested();
             if (atoms is null)
             {
                 return new ConflictFinding(group.Name, FindingKind.Unknown, segments,
