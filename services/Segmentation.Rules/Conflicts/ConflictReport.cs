@@ -59,6 +59,9 @@ public sealed record ConflictReport(IReadOnlyList<ConflictFinding> Findings, IRe
     public IReadOnlyList<string> UnfinishedRejectingGroups =>
         [.. Findings.Where(f => f.Group is not null && RejectingGroups.Contains(f.Group) && IsUnanalysed(f)).Select(f => f.Group!).Distinct(StringComparer.Ordinal)];
 
+    /// <summary>How many pairs the budget left unanalysed.</summary>
+    public int UnanalysedPairs => Findings.Count(IsUnanalysed);
+
     /// <summary>No conflict in a reject group, and every pair of every reject group analysed.</summary>
     public bool Accepted => RejectedConflicts.Count == 0 && UnfinishedRejectingGroups.Count == 0;
 
