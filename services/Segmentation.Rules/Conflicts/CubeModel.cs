@@ -21,6 +21,41 @@ internal sealed class CubeModel
 }
 
 /// <summary>
+/// A model's values in the order they were chosen (the order the witness builder follows), compared by value: equal keys
+/// build the same history. Numbers compare by their bits, so 0 and -0 stay apart.
+/// </summary>
+internal sealed class ModelKey : IEquatable<ModelKey>
+{
+    private readonly (Variable Variable, long Value, string? Text)[] entries;
+    private readonly int hash;
+
+    public ModelKey(CubeModel model)
+    {
+        entries =
+        [
+            .. model.Numbers.Select(p => (p.Key, BitConverter.DoubleToInt64Bits(p.Value), (string?)"number")),
+            .. model.Counts.Select(p => ((Variable)p.Key, (long)p.Value, (string?)"count")),
+            .. model.Times.Select(p => (p.Key, p.Value, (string?)"time")),
+            .. model.Texts.Select(p => ((Variable)p.Key, 0L, (string?)p.Value)),
+            .. model.Bools.Select(p => ((Variable)p.Key, p.Value ? 1L : 0L, (string?)"bool")),
+        ];
+        var combined = new HashCode();
+        foreach (var entry in entries)
+        {
+            combined.Add(entry);
+        }
+
+        hash = combined.ToHashCode();
+    }
+
+    public bool Equals(ModelKey? other) => other is not null && hash == other.hash && entries.AsSpan().SequenceEqual(other.entries);
+
+    public override bool Equals(object? obj) => Equals(obj as ModelKey);
+
+    public override int GetHashCode() => hash;
+}
+
+/// <summary>
 /// How to choose a value inside the bounds. The first attempt prefers the simplest values (zero, the fewest events, events
 /// as recent as allowed); later attempts, seeded, spread values out to get past the cases the simple choice misses.
 /// </summary>

@@ -19,14 +19,16 @@ internal sealed class WitnessBuilder
     private readonly Dictionary<string, Evaluator> filters = new(StringComparer.Ordinal);
     private readonly Dictionary<string, List<Expr>> filterLiterals = new(StringComparer.Ordinal);
     private readonly Dictionary<string, HashSet<string>> filterProperties = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, SegmentEngine> engines = new(StringComparer.Ordinal);
-    private readonly Ruleset ruleset;
+    private readonly SegmentEngine conditions;
+    private readonly SegmentEngine replayer;
+    private readonly Dictionary<ModelKey, History?> histories = [];
 
     /// <param name="ruleset">The ruleset the segments come from.</param>
     /// <param name="segments">The segments whose conditions witnesses are built for.</param>
     public WitnessBuilder(Ruleset ruleset, IReadOnlyList<SegmentRule> segments)
     {
-        this.ruleset = ruleset;
+        conditions = new SegmentEngine(ruleset with { Segments = segments });
+        replayer = new SegmentEngine(ruleset with { Segments = [] });
         foreach (var aggregate in segments.SelectMany(s => s.Condition.DescendantsAndSelf()).OfType<EventAggregate>())
         {
             if (aggregate.Filter is { } filter && filters.TryAdd(CanonicalText.Of(filter), FilterCompiler.Compile(filter).Evaluate))
@@ -38,40 +40,38 @@ internal sealed class WitnessBuilder
         }
     }
 
-    /// <summary>A history, confirmed by the engine, in which every one of <paramref name="segments"/> qualifies at the returned instant.</summary>
+    /// <summary>
+    /// A history, confirmed by the engine, in which every one of <paramref name="segments"/> qualifies at the returned
+    /// instant. The history of a model is built and replayed once; equal models (many pairs lead to the same one) share it.
+    /// </summary>
     public ConflictWitness? Build(CubeModel model, IReadOnlyList<SegmentRule> segments)
     {
-        var events = Events(model);
-        if (events is null)
+        var key = new ModelKey(model);
+        if (!histories.TryGetValue(key, out var history))
         {
-            return null;
+            history = Events(model) is { } events ? Replay(events, new DateTimeOffset(model.Now, TimeSpan.Zero)) : null;
+            histories.Add(key, history);
         }
 
-        var at = new DateTimeOffset(model.Now, TimeSpan.Zero);
-        return Confirms(segments, events, at) ? new ConflictWitness(at, events) : null;
+        return history is not null && Holds(segments, history) ? history.Witness : null;
     }
+
+    /// <summary>Replays the history through the real engine and asks it whether each condition holds at the instant.</summary>
+    public bool Confirms(IReadOnlyList<SegmentRule> segments, IReadOnlyList<CustomerEvent> events, DateTimeOffset at) =>
+        Holds(segments, Replay(events, at));
+
+    /// <summary>A witness with the customer state the engine reaches by replaying it.</summary>
+    private sealed record History(ConflictWitness Witness, CustomerState State);
 
     /// <summary>
-    /// Replays the history through the real engine and asks it whether each condition holds at the instant. One engine
-    /// per segment (a ruleset of that segment alone) is compiled once and reused: the replayed customer state holds every
-    /// event and attribute whatever the segments, so each segment's engine can explain its condition on it.
+    /// The state holds every event and attribute whatever the segments, so an engine without any replays it and the
+    /// engine of the segments evaluates each condition on it.
     /// </summary>
-    public bool Confirms(IReadOnlyList<SegmentRule> segments, IReadOnlyList<CustomerEvent> events, DateTimeOffset at)
-    {
-        var state = EngineFor(segments[0]).Replay(CustomerId, events, at).State;
-        return segments.All(segment => EngineFor(segment).Explain(state, segment.Name, at).ConditionHolds);
-    }
+    private History Replay(IReadOnlyList<CustomerEvent> events, DateTimeOffset at) =>
+        new(new ConflictWitness(at, events), replayer.Replay(CustomerId, events, at).State);
 
-    private SegmentEngine EngineFor(SegmentRule segment)
-    {
-        if (!engines.TryGetValue(segment.Name, out var engine))
-        {
-            engine = new SegmentEngine(ruleset with { Segments = [segment] });
-            engines.Add(segment.Name, engine);
-        }
-
-        return engine;
-    }
+    private bool Holds(IReadOnlyList<SegmentRule> segments, History history) =>
+        segments.All(segment => conditions.ConditionHolds(history.State, segment.Name, history.Witness.At));
 
     /// <summary>One event under construction: its age (ticks before now), the filters it must pass, and its properties.</summary>
     private sealed class DraftEvent(string type, long age, string? filter)
