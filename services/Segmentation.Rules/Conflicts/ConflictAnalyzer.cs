@@ -8,7 +8,7 @@ namespace Segmentation.Rules.Conflicts;
 /// higher-priority one of their group; duplicates. Pure and deterministic (a time budget aside: it reads the clock it is
 /// given).
 /// </summary>
-public static class ConflictAnalyzer
+public static partial class ConflictAnalyzer
 {
     /// <summary>Beyond this many combinations of alternatives a question is answered "unknown".</summary>
     private const int MaxCombinations = 4096;
@@ -22,7 +22,16 @@ public static class ConflictAnalyzer
     /// Analyses the ruleset within <paramref name="budget"/> (none: unlimited). Throws
     /// <see cref="OperationCanceledException"/> soon after <paramref name="cancellationToken"/> is cancelled.
     /// </summary>
-    public static ConflictReport Analyze(Ruleset ruleset, ConflictAnalysisBudget? budget = null, CancellationToken cancellationToken = default)
+    public static ConflictReport Analyze(Ruleset ruleset, ConflictAnalysisBudget? budget = null, CancellationToken cancellationToken = default) =>
+        Analyze(ruleset, budget, shortcuts: true, cancellationToken);
+
+    /// <summary>
+    /// The same analysis with every question solved from scratch: no answer shared between pairs of the same two
+    /// conditions, no implication refuted by an example history. The reference the shortcuts are tested against.
+    /// </summary>
+    internal static ConflictReport AnalyzeWithoutShortcuts(Ruleset ruleset) => Analyze(ruleset, null, shortcuts: false, CancellationToken.None);
+
+    private static ConflictReport Analyze(Ruleset ruleset, ConflictAnalysisBudget? budget, bool shortcuts, CancellationToken cancellationToken)
     {
         var meter = (budget ?? Unlimited).Start();
         var forms = new FormCache(ruleset);
@@ -42,7 +51,7 @@ public static class ConflictAnalyzer
             // Highest priority first, then name: the order in which the engine gives the slot.
             var members = ruleset.Segments.Where(s => s.Group == group.Name)
                 .OrderByDescending(s => s.Priority).ThenBy(s => s.Name, StringComparer.Ordinal).ToList();
-            var builder = new WitnessBuilder(ruleset, members);
+            var analysis = new GroupAnalysis(ruleset, group, members, forms, unsatisfiable, shortcuts);
             for (var i = 0; i < members.Count; i++)
             {
                 for (var j = i + 1; j < members.Count; j++)
@@ -55,17 +64,7 @@ public static class ConflictAnalyzer
                         continue;
                     }
 
-                    findings.Add(Pair(group, builder, forms, higher, lower, cancellationToken));
-                    if (!unsatisfiable.Contains(lower.Name) && Implies(forms, lower, higher, cancellationToken))
-                    {
-                        findings.Add(Implies(forms, higher, lower, cancellationToken)
-                            ? new ConflictFinding(group.Name, FindingKind.Duplicate, Sorted(higher, lower),
-                                $"{higher.Name} and {lower.Name} match exactly the same customers; {lower.Name} is never entered")
-                            : new ConflictFinding(group.Name, FindingKind.Shadowed, Sorted(higher, lower),
-                                $"{lower.Name} is shadowed by {higher.Name}: every customer who qualifies for {lower.Name} also qualifies for {higher.Name}, "
-                                + $"which wins ({Precedence(higher, lower)}), so {lower.Name} is never entered"));
-                    }
-
+                    analysis.AnalysePair(higher, lower, findings, cancellationToken);
                     meter.PairDone();
                 }
             }
@@ -109,10 +108,6 @@ public static class ConflictAnalyzer
             return form;
         }
     }
-
-    /// <summary>Every customer satisfying <paramref name="premise"/> satisfies <paramref name="conclusion"/>: premise and not conclusion is empty.</summary>
-    private static bool Implies(FormCache forms, SegmentRule premise, SegmentRule conclusion, CancellationToken cancellationToken) =>
-        Empty([forms.Positive(premise), forms.Negative(conclusion)], cancellationToken) is not null;
 
     /// <summary>Why the conjunction of the forms is empty, or null when that is not proven.</summary>
     private static string? Empty(IReadOnlyList<NormalForm> conjunction, CancellationToken cancellationToken)
@@ -166,58 +161,6 @@ public static class ConflictAnalyzer
         {
             yield return combo;
         }
-    }
-
-    private static ConflictFinding Pair(
-        SegmentGroup group, WitnessBuilder builder, FormCache forms, SegmentRule higher, SegmentRule lower, CancellationToken cancellationToken)
-    {
-        var segments = Sorted(higher, lower);
-        var both = new[] { forms.Positive(higher), forms.Positive(lower) };
-        var contradictions = new List<string>();
-        var openRegions = new List<string>();
-        var attempts = 0;
-        foreach (var atoms in Combinations(both))
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            if (atoms is null)
-            {
-                return new ConflictFinding(group.Name, FindingKind.Unknown, segments,
-                    $"the two conditions have more than {MaxCombinations} combinations of alternatives; not analysed");
-            }
-
-            var solver = CubeSolver.Solve(atoms);
-            if (!solver.Satisfiable)
-            {
-                contradictions.Add(solver.Contradiction!);
-                continue;
-            }
-
-            var region = Region(atoms);
-            for (var attempt = 0; attempt < AttemptsPerCombination && attempts < AttemptsPerPair; attempt++, attempts++)
-            {
-                if (solver.PickModel(new ModelPreferences(attempt)) is { } model && builder.Build(model, [higher, lower]) is { } witness)
-                {
-                    var policy = group.OnConflict == ConflictPolicy.Reject
-                        ? $"; group {group.Name} rejects conflicts"
-                        : $"; priority: {higher.Name} wins ({Precedence(higher, lower)}), {lower.Name} is blocked";
-                    return new ConflictFinding(group.Name, FindingKind.Conflict, segments, $"customers with {region}{policy}", witness,
-                        group.OnConflict == ConflictPolicy.Priority ? higher.Name : null);
-                }
-            }
-
-            openRegions.Add(region);
-        }
-
-        if (openRegions.Count == 0)
-        {
-            return new ConflictFinding(group.Name, FindingKind.Disjoint, segments, $"no customer satisfies both: {Summarize(contradictions)}");
-        }
-
-        var approximations = both.SelectMany(f => f.Approximations).Distinct(StringComparer.Ordinal).ToList();
-        var why = approximations.Count > 0
-            ? "not analysed: " + string.Join("; ", approximations)
-            : "the bounds allow an overlap but no history built from them was confirmed by the engine";
-        return new ConflictFinding(group.Name, FindingKind.Unknown, segments, $"{why} (possible overlap: {openRegions[0]})");
     }
 
     /// <summary>The overlap in words: the distinct constraints of one alternative of each condition.</summary>

@@ -40,11 +40,15 @@ internal sealed class WitnessBuilder
         }
     }
 
+    /// <summary>A history, confirmed by the engine, in which every one of <paramref name="segments"/> qualifies at the returned instant.</summary>
+    public ConflictWitness? Build(CubeModel model, IReadOnlyList<SegmentRule> segments) =>
+        HistoryOf(model) is { } history && segments.All(segment => Holds(segment, history)) ? history.Witness : null;
+
     /// <summary>
-    /// A history, confirmed by the engine, in which every one of <paramref name="segments"/> qualifies at the returned
-    /// instant. The history of a model is built and replayed once; equal models (many pairs lead to the same one) share it.
+    /// The history built from a model, replayed by the engine; null when none could be built. Built and replayed once per
+    /// model: equal models (many pairs lead to the same one) share it.
     /// </summary>
-    public ConflictWitness? Build(CubeModel model, IReadOnlyList<SegmentRule> segments)
+    public History? HistoryOf(CubeModel model)
     {
         var key = new ModelKey(model);
         if (!histories.TryGetValue(key, out var history))
@@ -53,15 +57,21 @@ internal sealed class WitnessBuilder
             histories.Add(key, history);
         }
 
-        return history is not null && Holds(segments, history) ? history.Witness : null;
+        return history;
     }
 
     /// <summary>Replays the history through the real engine and asks it whether each condition holds at the instant.</summary>
-    public bool Confirms(IReadOnlyList<SegmentRule> segments, IReadOnlyList<CustomerEvent> events, DateTimeOffset at) =>
-        Holds(segments, Replay(events, at));
+    public bool Confirms(IReadOnlyList<SegmentRule> segments, IReadOnlyList<CustomerEvent> events, DateTimeOffset at)
+    {
+        var history = Replay(events, at);
+        return segments.All(segment => Holds(segment, history));
+    }
+
+    /// <summary>Whether the engine finds the segment's condition true at the history's instant.</summary>
+    public bool Holds(SegmentRule segment, History history) => conditions.ConditionHolds(history.State, segment.Name, history.Witness.At);
 
     /// <summary>A witness with the customer state the engine reaches by replaying it.</summary>
-    private sealed record History(ConflictWitness Witness, CustomerState State);
+    public sealed record History(ConflictWitness Witness, CustomerState State);
 
     /// <summary>
     /// The state holds every event and attribute whatever the segments, so an engine without any replays it and the
@@ -69,9 +79,6 @@ internal sealed class WitnessBuilder
     /// </summary>
     private History Replay(IReadOnlyList<CustomerEvent> events, DateTimeOffset at) =>
         new(new ConflictWitness(at, events), replayer.Replay(CustomerId, events, at).State);
-
-    private bool Holds(IReadOnlyList<SegmentRule> segments, History history) =>
-        segments.All(segment => conditions.ConditionHolds(history.State, segment.Name, history.Witness.At));
 
     /// <summary>One event under construction: its age (ticks before now), the filters it must pass, and its properties.</summary>
     private sealed class DraftEvent(string type, long age, string? filter)
