@@ -15,6 +15,7 @@ public static partial class ConflictAnalyzer
         Ruleset ruleset, SegmentGroup group, IReadOnlyList<SegmentRule> members, FormCache forms, IReadOnlySet<string> unsatisfiable, bool shortcuts)
     {
         private readonly WitnessBuilder builder = new(ruleset, members);
+        private readonly CubeSolver.SetUps? setUps = shortcuts ? new() : null;
         private readonly Dictionary<string, int> conditionIds = new(StringComparer.Ordinal);
         private readonly Dictionary<string, int> segmentConditions = new(StringComparer.Ordinal);
         private readonly Dictionary<(int Higher, int Lower), PairOutcome> outcomes = [];
@@ -83,7 +84,7 @@ public static partial class ConflictAnalyzer
                     return new PairOutcome(FindingKind.Unknown, $"the two conditions have more than {MaxCombinations} combinations of alternatives; not analysed");
                 }
 
-                var solver = CubeSolver.Solve(atoms);
+                var solver = CubeSolver.Solve(atoms, setUps);
                 if (!solver.Satisfiable)
                 {
                     contradictions.Add(solver.Contradiction!);
@@ -133,7 +134,7 @@ public static partial class ConflictAnalyzer
         }
 
         private bool Proves(SegmentRule premise, SegmentRule conclusion, CancellationToken cancellationToken) =>
-            Empty([forms.Positive(premise), forms.Negative(conclusion)], cancellationToken) is not null;
+            Empty([forms.Positive(premise), forms.Negative(conclusion)], setUps, cancellationToken) is not null;
 
         /// <summary>Histories in which the engine finds the segment's condition true: one from each alternative it can build one for.</summary>
         private List<WitnessBuilder.History> ExamplesOf(SegmentRule segment, CancellationToken cancellationToken)
@@ -144,7 +145,7 @@ public static partial class ConflictAnalyzer
                 foreach (var cube in forms.Positive(segment).Cubes.Take(AttemptsPerCombination))
                 {
                     cancellationToken.ThrowIfCancellationRequested();
-                    var solver = CubeSolver.Solve(cube);
+                    var solver = CubeSolver.Solve(cube, setUps);
                     if (solver.Satisfiable && solver.PickModel(new ModelPreferences(0)) is { } model
                         && builder.HistoryOf(model) is { } history && builder.Holds(segment, history))
                     {

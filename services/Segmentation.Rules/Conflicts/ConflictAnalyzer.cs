@@ -39,7 +39,7 @@ public static partial class ConflictAnalyzer
         var unsatisfiable = new HashSet<string>(StringComparer.Ordinal);
         foreach (var segment in ruleset.Segments)
         {
-            if (Empty([forms.Positive(segment)], cancellationToken) is { } why)
+            if (Empty([forms.Positive(segment)], null, cancellationToken) is { } why)
             {
                 unsatisfiable.Add(segment.Name);
                 findings.Add(new ConflictFinding(segment.Group, FindingKind.Unsatisfiable, [segment.Name], $"{segment.Name} can never match: {why}"));
@@ -110,7 +110,7 @@ public static partial class ConflictAnalyzer
     }
 
     /// <summary>Why the conjunction of the forms is empty, or null when that is not proven.</summary>
-    private static string? Empty(IReadOnlyList<NormalForm> conjunction, CancellationToken cancellationToken)
+    private static string? Empty(IReadOnlyList<NormalForm> conjunction, CubeSolver.SetUps? setUps, CancellationToken cancellationToken)
     {
         var reasons = new List<string>();
         foreach (var atoms in Combinations(conjunction))
@@ -121,7 +121,7 @@ public static partial class ConflictAnalyzer
                 return null;
             }
 
-            var solver = CubeSolver.Solve(atoms);
+            var solver = CubeSolver.Solve(atoms, setUps);
             if (solver.Satisfiable)
             {
                 return null;

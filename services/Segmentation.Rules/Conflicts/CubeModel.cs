@@ -18,41 +18,19 @@ internal sealed class CubeModel
     public Dictionary<AttributeVariable, bool> Bools { get; } = [];
 
     public long Now => Times[NowVariable.Instance];
-}
 
-/// <summary>
-/// A model's values in the order they were chosen (the order the witness builder follows), compared by value: equal keys
-/// build the same history. Numbers compare by their bits, so 0 and -0 stay apart.
-/// </summary>
-internal sealed class ModelKey : IEquatable<ModelKey>
-{
-    private readonly (Variable Variable, long Value, string? Text)[] entries;
-    private readonly int hash;
-
-    public ModelKey(CubeModel model)
-    {
-        entries =
-        [
-            .. model.Numbers.Select(p => (p.Key, BitConverter.DoubleToInt64Bits(p.Value), (string?)"number")),
-            .. model.Counts.Select(p => ((Variable)p.Key, (long)p.Value, (string?)"count")),
-            .. model.Times.Select(p => (p.Key, p.Value, (string?)"time")),
-            .. model.Texts.Select(p => ((Variable)p.Key, 0L, (string?)p.Value)),
-            .. model.Bools.Select(p => ((Variable)p.Key, p.Value ? 1L : 0L, (string?)"bool")),
-        ];
-        var combined = new HashCode();
-        foreach (var entry in entries)
-        {
-            combined.Add(entry);
-        }
-
-        hash = combined.ToHashCode();
-    }
-
-    public bool Equals(ModelKey? other) => other is not null && hash == other.hash && entries.AsSpan().SequenceEqual(other.entries);
-
-    public override bool Equals(object? obj) => Equals(obj as ModelKey);
-
-    public override int GetHashCode() => hash;
+    /// <summary>
+    /// The values in the order they were chosen (the order the witness builder follows), compared by value: equal keys
+    /// build the same history. Numbers compare by their bits, so 0 and -0 stay apart.
+    /// </summary>
+    public SequenceKey<(Variable Variable, long Value, string? Text)> Key() => new(
+    [
+        .. Numbers.Select(p => (p.Key, BitConverter.DoubleToInt64Bits(p.Value), (string?)"number")),
+        .. Counts.Select(p => ((Variable)p.Key, (long)p.Value, (string?)"count")),
+        .. Times.Select(p => (p.Key, p.Value, (string?)"time")),
+        .. Texts.Select(p => ((Variable)p.Key, 0L, (string?)p.Value)),
+        .. Bools.Select(p => ((Variable)p.Key, p.Value ? 1L : 0L, (string?)"bool")),
+    ]);
 }
 
 /// <summary>

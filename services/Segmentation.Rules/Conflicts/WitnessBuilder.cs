@@ -21,7 +21,7 @@ internal sealed class WitnessBuilder
     private readonly Dictionary<string, HashSet<string>> filterProperties = new(StringComparer.Ordinal);
     private readonly SegmentEngine conditions;
     private readonly SegmentEngine replayer;
-    private readonly Dictionary<ModelKey, History?> histories = [];
+    private readonly Dictionary<SequenceKey<(Variable Variable, long Value, string? Text)>, History?> histories = [];
 
     /// <param name="ruleset">The ruleset the segments come from.</param>
     /// <param name="segments">The segments whose conditions witnesses are built for.</param>
@@ -50,7 +50,7 @@ internal sealed class WitnessBuilder
     /// </summary>
     public History? HistoryOf(CubeModel model)
     {
-        var key = new ModelKey(model);
+        var key = model.Key();
         if (!histories.TryGetValue(key, out var history))
         {
             history = Events(model) is { } events ? Replay(events, new DateTimeOffset(model.Now, TimeSpan.Zero)) : null;
