@@ -5,7 +5,8 @@ namespace Segmentation.Rules.Conflicts;
 /// deterministic) caps the pairs analysed, in the report's order; <paramref name="maxDuration"/> caps the time, read only
 /// from <paramref name="clock"/>. Once either runs out, every pair not yet analysed is reported as
 /// <see cref="FindingKind.Unknown"/> with <see cref="ConflictReport.BudgetExceededDescription"/>.
-/// <paramref name="pairAnalysed"/>, when given, is told after each analysed pair how many have been analysed so far.
+/// <paramref name="pairAnalysed"/>, when given, is told after each analysed pair how many have been analysed so far; in a
+/// large group, whose pairs are analysed on several threads, it may be called from several threads at once.
 /// </summary>
 public sealed class ConflictAnalysisBudget
 {
@@ -35,25 +36,39 @@ public sealed class ConflictAnalysisBudget
     /// <summary>The running account of one analysis against this budget.</summary>
     internal Meter Start() => new(this, Clock?.GetTimestamp() ?? 0);
 
+    /// <summary>The running account of one analysis, shared by the threads that analyse its pairs.</summary>
     internal sealed class Meter(ConflictAnalysisBudget budget, long startedAt)
     {
         private long analysed;
+        private volatile bool timeUp;
+        private volatile bool exceeded;
 
-        public bool Exceeded { get; private set; }
+        public bool Exceeded => exceeded;
 
-        /// <summary>Whether one more pair may be analysed; once it may not, no later one may either.</summary>
-        public bool AllowsAnotherPair()
+        /// <summary>
+        /// Whether the pair with this index (in the report's order) may be analysed: the first <see cref="MaxPairs"/> may,
+        /// whichever thread asks first; once time is up, none may.
+        /// </summary>
+        public bool Allows(long pairIndex)
         {
-            Exceeded = Exceeded
-                || analysed >= budget.MaxPairs
-                || (budget.MaxDuration is { } limit && budget.Clock!.GetElapsedTime(startedAt) >= limit);
-            return !Exceeded;
+            if (!timeUp && budget.MaxDuration is { } limit && budget.Clock!.GetElapsedTime(startedAt) >= limit)
+            {
+                timeUp = true;
+            }
+
+            var allowed = !timeUp && !(pairIndex >= budget.MaxPairs);
+            if (!allowed)
+            {
+                exceeded = true;
+            }
+
+            return allowed;
         }
 
         public void PairDone()
         {
-            analysed++;
-            budget.PairAnalysed?.Invoke(analysed);
+            var count = Interlocked.Increment(ref analysed);
+            budget.PairAnalysed?.Invoke(count);
         }
     }
 }

@@ -46,28 +46,64 @@ public static partial class ConflictAnalyzer
             }
         }
 
+        var pairsBefore = 0L;
         foreach (var group in ruleset.Groups.Values.Where(g => g.Exclusive).OrderBy(g => g.Name, StringComparer.Ordinal))
         {
             // Highest priority first, then name: the order in which the engine gives the slot.
             var members = ruleset.Segments.Where(s => s.Group == group.Name)
                 .OrderByDescending(s => s.Priority).ThenBy(s => s.Name, StringComparer.Ordinal).ToList();
-            var analysis = new GroupAnalysis(ruleset, group, members, forms, unsatisfiable, shortcuts);
-            for (var i = 0; i < members.Count; i++)
+            var pairs = (long)members.Count * (members.Count - 1) / 2;
+            var rows = new List<ConflictFinding>[Math.Max(0, members.Count - 1)];
+            var nextRow = -1;
+            var workers = pairs >= PairsWorthAThread ? Math.Min(Environment.ProcessorCount, rows.Length) : 1;
+
+            // Each worker takes the next row (a higher segment and every lower one) with analysis state of its own; the
+            // rows are put together in order, so the findings are the same whatever the threads did.
+            void Work()
             {
-                for (var j = i + 1; j < members.Count; j++)
+                var analysis = new GroupAnalysis(ruleset, group, members, forms, unsatisfiable, shortcuts);
+                for (var i = Interlocked.Increment(ref nextRow); i < rows.Length; i = Interlocked.Increment(ref nextRow))
                 {
-                    cancellationToken.ThrowIfCancellationRequested();
-                    var (higher, lower) = (members[i], members[j]);
-                    if (!meter.AllowsAnotherPair())
+                    var row = new List<ConflictFinding>();
+                    var index = pairsBefore + (i * (members.Count - 1L)) - ((long)i * (i - 1) / 2);
+                    for (var j = i + 1; j < members.Count; j++, index++)
                     {
-                        findings.Add(new ConflictFinding(group.Name, FindingKind.Unknown, Sorted(higher, lower), ConflictReport.BudgetExceededDescription));
-                        continue;
+                        cancellationToken.ThrowIfCancellationRequested();
+                        var (higher, lower) = (members[i], members[j]);
+                        if (meter.Allows(index))
+                        {
+                            analysis.AnalysePair(higher, lower, row, cancellationToken);
+                            meter.PairDone();
+                        }
+                        else
+                        {
+                            row.Add(new ConflictFinding(group.Name, FindingKind.Unknown, Sorted(higher, lower), ConflictReport.BudgetExceededDescription));
+                        }
                     }
 
-                    analysis.AnalysePair(higher, lower, findings, cancellationToken);
-                    meter.PairDone();
+                    rows[i] = row;
                 }
             }
+
+            if (workers == 1)
+            {
+                Work();
+            }
+            else
+            {
+                try
+                {
+                    Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers }, _ => Work());
+                }
+                catch (AggregateException failed) when (failed.InnerExceptions.All(e => e is OperationCanceledException))
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    throw;
+                }
+            }
+
+            findings.AddRange(rows.SelectMany(row => row));
+            pairsBefore += pairs;
         }
 
         var rejecting = ruleset.Groups.Values.Where(g => g.Exclusive && g.OnConflict == ConflictPolicy.Reject).Select(g => g.Name)
@@ -82,31 +118,26 @@ public static partial class ConflictAnalyzer
 
     private static readonly ConflictAnalysisBudget Unlimited = new();
 
+    /// <summary>A group with fewer pairs is analysed on the calling thread: more threads would not pay for their set-up.</summary>
+    private const long PairsWorthAThread = 2_000;
+
     private static List<string> Sorted(SegmentRule a, SegmentRule b) => [.. new[] { a.Name, b.Name }.Order(StringComparer.Ordinal)];
 
     private static string Precedence(SegmentRule higher, SegmentRule lower) => higher.Priority == lower.Priority
         ? $"equal priority {higher.Priority}, the name decides"
         : $"priority {higher.Priority} over {lower.Priority}";
 
-    /// <summary>Normal forms of each segment's condition and its negation, computed once.</summary>
+    /// <summary>Normal forms of each segment's condition and its negation, computed up front so that threads can share them.</summary>
     private sealed class FormCache(Ruleset ruleset)
     {
-        private readonly Dictionary<(string, bool), NormalForm> forms = [];
+        private readonly Dictionary<(string, bool), NormalForm> forms = ruleset.Segments
+            .SelectMany(segment => new[] { false, true }.Select(negated =>
+                (Key: (segment.Name, negated), Form: ConditionNormalizer.Normalize(segment.Condition, ruleset.Attributes, negated))))
+            .ToDictionary(p => p.Key, p => p.Form);
 
-        public NormalForm Positive(SegmentRule segment) => Get(segment, negated: false);
+        public NormalForm Positive(SegmentRule segment) => forms[(segment.Name, false)];
 
-        public NormalForm Negative(SegmentRule segment) => Get(segment, negated: true);
-
-        private NormalForm Get(SegmentRule segment, bool negated)
-        {
-            if (!forms.TryGetValue((segment.Name, negated), out var form))
-            {
-                form = ConditionNormalizer.Normalize(segment.Condition, ruleset.Attributes, negated);
-                forms[(segment.Name, negated)] = form;
-            }
-
-            return form;
-        }
+        public NormalForm Negative(SegmentRule segment) => forms[(segment.Name, true)];
     }
 
     /// <summary>Why the conjunction of the forms is empty, or null when that is not proven.</summary>

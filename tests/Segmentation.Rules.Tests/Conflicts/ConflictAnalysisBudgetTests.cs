@@ -87,6 +87,64 @@ public class ConflictAnalysisBudgetTests
         Assert.Equal(6, report.Findings.Count(Unanalysed));
     }
 
+    /// <summary>One exclusive group of 70 segments (2,415 pairs: enough for several threads) of mixed, often overlapping conditions.</summary>
+    private static Ruleset LargeGroup()
+    {
+        var random = new Random(7);
+        string[] templates =
+        [
+            "score > {0}", "score >= {0} and score < {1}", "count(Purchased, 30d) >= {2}", "sum(Purchased.amount, 90d) >= {0} and email_opt_in",
+            "days_since(last(Purchased)) > {2} or plan == \"pro\"", "not (score > {1} or plan == \"team\")",
+        ];
+        var segments = Enumerable.Range(0, 70).Select(i =>
+        {
+            var low = random.Next(0, 10) * 10;
+            var condition = string.Format(System.Globalization.CultureInfo.InvariantCulture, templates[random.Next(templates.Length)], low, low + 30, random.Next(0, 4));
+            return $"  s{i:D2}: {{ group: g, priority: {random.Next(0, 5)}, when: '{condition.Replace("'", "''", StringComparison.Ordinal)}' }}\n";
+        });
+        return Support.Rules.Load($"{Support.Rules.Attributes}\ngroups:\n  g: {{ exclusive: true }}\nsegments:\n{string.Concat(segments)}");
+    }
+
+    [Fact]
+    public void A_group_analysed_on_several_threads_gives_the_reference_findings_and_spends_a_pair_budget_in_order()
+    {
+        var ruleset = LargeGroup();
+        var complete = ConflictAnalyzer.Analyze(ruleset).Findings.Select(Summary).ToList();
+        Assert.Equal(ConflictAnalyzer.AnalyzeWithoutShortcuts(ruleset).Findings.Select(Summary), complete);
+
+        // The first 1,000 pairs in the order the group is walked (higher segment, then each lower one) are the ones analysed.
+        var members = ruleset.Segments.OrderByDescending(s => s.Priority).ThenBy(s => s.Name, StringComparer.Ordinal).Select(s => s.Name).ToList();
+        var walked = members.SelectMany((higher, i) => members.Skip(i + 1).Select(lower => string.Join("/", new[] { higher, lower }.Order(StringComparer.Ordinal)))).ToList();
+        var truncated = ConflictAnalyzer.Analyze(ruleset, new ConflictAnalysisBudget(maxPairs: 1_000));
+        Assert.Equal(walked.Skip(1_000).Order(StringComparer.Ordinal), truncated.Findings.Where(Unanalysed).Select(f => string.Join("/", f.Segments)).Order(StringComparer.Ordinal));
+        Assert.All(truncated.Findings.Where(f => !Unanalysed(f)).Select(Summary), f => Assert.Contains(f, complete));
+    }
+
+    [Fact]
+    public void Cancelling_a_group_analysed_on_several_threads_throws_operation_cancelled_once_the_pairs_in_hand_are_done()
+    {
+        using var cancellation = new CancellationTokenSource();
+        var analysed = 0L;
+        var gate = new Lock();
+        var budget = new ConflictAnalysisBudget(pairAnalysed: n =>
+        {
+            lock (gate)
+            {
+                analysed = Math.Max(analysed, n);
+            }
+
+            if (n == 50)
+            {
+                cancellation.Cancel();
+            }
+        });
+        Assert.ThrowsAny<OperationCanceledException>(() => ConflictAnalyzer.Analyze(LargeGroup(), budget, cancellation.Token));
+        lock (gate)
+        {
+            Assert.InRange(analysed, 50, 50 + Environment.ProcessorCount);
+        }
+    }
+
     [Fact]
     public void A_time_budget_needs_a_clock()
     {
