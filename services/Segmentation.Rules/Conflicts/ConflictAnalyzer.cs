@@ -1,3 +1,4 @@
+using System.Runtime.ExceptionServices;
 using Segmentation.Rules.Rulesets;
 
 namespace Segmentation.Rules.Conflicts;
@@ -26,8 +27,9 @@ public static partial class ConflictAnalyzer
         Analyze(ruleset, budget, shortcuts: true, cancellationToken);
 
     /// <summary>
-    /// The same analysis with every question solved from scratch: no answer shared between pairs of the same two
-    /// conditions, no implication refuted by an example history. The reference the shortcuts are tested against.
+    /// The same analysis with every question solved from scratch: no verdict shared between pairs of the same two
+    /// conditions, no implication refuted by an example history, no solver set-up reused (a model's witness history is
+    /// still built once per builder). The reference the shortcuts are tested against.
     /// </summary>
     internal static ConflictReport AnalyzeWithoutShortcuts(Ruleset ruleset) => Analyze(ruleset, null, shortcuts: false, CancellationToken.None);
 
@@ -95,10 +97,11 @@ public static partial class ConflictAnalyzer
                 {
                     Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers }, _ => Work());
                 }
-                catch (AggregateException failed) when (failed.InnerExceptions.All(e => e is OperationCanceledException))
+                catch (AggregateException failed)
                 {
+                    // As on one thread: cancellation as itself, anything else as the first failure.
                     cancellationToken.ThrowIfCancellationRequested();
-                    throw;
+                    ExceptionDispatchInfo.Capture(failed.InnerExceptions[0]).Throw();
                 }
             }
 
