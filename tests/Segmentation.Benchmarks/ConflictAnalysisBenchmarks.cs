@@ -8,35 +8,46 @@ namespace Segmentation.Benchmarks;
 
 /// <summary>
 /// Full conflict analysis (every pair of every exclusive group, with witnesses confirmed by the engine, plus
-/// unsatisfiable, shadowed and duplicate checks) of a generated ruleset: 1,000 segments in 10 exclusive groups of 100,
-/// so 49,500 pairs. Conditions mix windowed sums and counts, days since first/last, enums, booleans, nulls, or/not.
-/// One operation is one <see cref="ConflictAnalyzer.Analyze"/> call.
+/// unsatisfiable, shadowed and duplicate checks) of a generated ruleset of 1,000 segments: in 10 exclusive groups of 100
+/// (49,500 pairs, the baseline), and the same 1,000 conditions in one exclusive group (499,500 pairs). Conditions mix
+/// windowed sums and counts, days since first/last, enums, booleans, nulls, or/not. One operation is one
+/// <see cref="ConflictAnalyzer.Analyze"/> call, without a budget.
 /// </summary>
 [MemoryDiagnoser]
 [SimpleJob(launchCount: 1, warmupCount: 1, iterationCount: 3, invocationCount: 1)]
 public class ConflictAnalysisBenchmarks
 {
-    public const int Groups = 10;
+    public const int Segments = 1_000;
 
-    public const int SegmentsPerGroup = 100;
+    private Ruleset tenGroups = null!;
+    private Ruleset oneGroup = null!;
 
-    public const int Pairs = Groups * SegmentsPerGroup * (SegmentsPerGroup - 1) / 2;
+    [GlobalSetup(Target = nameof(AnalyzeWholeRuleset))]
+    public void SetupTenGroups() => tenGroups = Generate(10);
 
-    private Ruleset ruleset = null!;
+    [GlobalSetup(Target = nameof(AnalyzeOneGroupOfThousand))]
+    public void SetupOneGroup() => oneGroup = Generate(1);
 
-    [GlobalSetup]
-    public void Setup()
+    /// <summary>10 exclusive groups of 100 segments: 49,500 pairs.</summary>
+    [Benchmark(Baseline = true)]
+    public ConflictReport AnalyzeWholeRuleset() => ConflictAnalyzer.Analyze(tenGroups);
+
+    /// <summary>The same 1,000 conditions in one exclusive group: 499,500 pairs.</summary>
+    [Benchmark]
+    public ConflictReport AnalyzeOneGroupOfThousand() => ConflictAnalyzer.Analyze(oneGroup);
+
+    private static Ruleset Generate(int groups)
     {
-        ruleset = GenerateRuleset();
+        var ruleset = GenerateRuleset(groups);
         var findings = ConflictAnalyzer.Analyze(ruleset).Findings;
-        Console.WriteLine($"// {ruleset.Segments.Count} segments, {Pairs} pairs: "
+        var pairs = Segments * ((Segments / groups) - 1) / 2;
+        Console.WriteLine($"// {ruleset.Segments.Count} segments in {groups} group(s), {pairs} pairs: "
             + string.Join(", ", findings.GroupBy(f => f.Kind).OrderBy(g => g.Key).Select(g => $"{g.Count()} {g.Key}")));
+        return ruleset;
     }
 
-    [Benchmark]
-    public ConflictReport AnalyzeWholeRuleset() => ConflictAnalyzer.Analyze(ruleset);
-
-    public static Ruleset GenerateRuleset()
+    /// <summary>1,000 segments, segment i in group i modulo <paramref name="groups"/>; the conditions do not depend on the grouping.</summary>
+    private static Ruleset GenerateRuleset(int groups)
     {
         var random = new Random(42);
         var yaml = new StringBuilder("""
@@ -48,15 +59,15 @@ public class ConflictAnalysisBenchmarks
             groups:
 
             """);
-        for (var g = 0; g < Groups; g++)
+        for (var g = 0; g < groups; g++)
         {
             yaml.Append(CultureInfo.InvariantCulture, $"  group{g}: {{ exclusive: true, cooldown: 24h }}\n");
         }
 
         yaml.Append("segments:\n");
-        for (var i = 0; i < Groups * SegmentsPerGroup; i++)
+        for (var i = 0; i < Segments; i++)
         {
-            yaml.Append(CultureInfo.InvariantCulture, $"  s{i:D4}:\n    group: group{i % Groups}\n    priority: {random.Next(0, 50)}\n    when: '{Condition(random)}'\n");
+            yaml.Append(CultureInfo.InvariantCulture, $"  s{i:D4}:\n    group: group{i % groups}\n    priority: {random.Next(0, 50)}\n    when: '{Condition(random)}'\n");
         }
 
         var loaded = RulesetLoader.Load(yaml.ToString(), "conflicts-benchmark.yaml");

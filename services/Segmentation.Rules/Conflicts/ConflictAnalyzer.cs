@@ -1,3 +1,4 @@
+using System.Runtime.ExceptionServices;
 using Segmentation.Rules.Rulesets;
 
 namespace Segmentation.Rules.Conflicts;
@@ -5,9 +6,10 @@ namespace Segmentation.Rules.Conflicts;
 /// <summary>
 /// Design-time analysis of a ruleset (DESIGN.md "Conflicts"): for every pair of segments in an exclusive group, whether
 /// one customer can satisfy both conditions at the same instant; segments that can never match; segments shadowed by a
-/// higher-priority one of their group; duplicates. Pure and deterministic.
+/// higher-priority one of their group; duplicates. Pure and deterministic (a time budget aside: it reads the clock it is
+/// given).
 /// </summary>
-public static class ConflictAnalyzer
+public static partial class ConflictAnalyzer
 {
     /// <summary>Beyond this many combinations of alternatives a question is answered "unknown".</summary>
     private const int MaxCombinations = 4096;
@@ -17,43 +19,94 @@ public static class ConflictAnalyzer
 
     private const int AttemptsPerPair = 24;
 
-    public static ConflictReport Analyze(Ruleset ruleset)
+    /// <summary>
+    /// Analyses the ruleset within <paramref name="budget"/> (none: unlimited). Throws
+    /// <see cref="OperationCanceledException"/> soon after <paramref name="cancellationToken"/> is cancelled.
+    /// </summary>
+    public static ConflictReport Analyze(Ruleset ruleset, ConflictAnalysisBudget? budget = null, CancellationToken cancellationToken = default) =>
+        Analyze(ruleset, budget, shortcuts: true, cancellationToken);
+
+    /// <summary>
+    /// The same analysis with every question solved from scratch: no verdict shared between pairs of the same two
+    /// conditions, no implication refuted by an example history, no solver set-up reused (a model's witness history is
+    /// still built once per builder). The reference the shortcuts are tested against.
+    /// </summary>
+    internal static ConflictReport AnalyzeWithoutShortcuts(Ruleset ruleset) => Analyze(ruleset, null, shortcuts: false, CancellationToken.None);
+
+    private static ConflictReport Analyze(Ruleset ruleset, ConflictAnalysisBudget? budget, bool shortcuts, CancellationToken cancellationToken)
     {
+        var meter = (budget ?? Unlimited).Start();
         var forms = new FormCache(ruleset);
         var findings = new List<ConflictFinding>();
         var unsatisfiable = new HashSet<string>(StringComparer.Ordinal);
         foreach (var segment in ruleset.Segments)
         {
-            if (Empty([forms.Positive(segment)]) is { } why)
+            if (Empty([forms.Positive(segment)], null, cancellationToken) is { } why)
             {
                 unsatisfiable.Add(segment.Name);
                 findings.Add(new ConflictFinding(segment.Group, FindingKind.Unsatisfiable, [segment.Name], $"{segment.Name} can never match: {why}"));
             }
         }
 
+        var pairsBefore = 0L;
         foreach (var group in ruleset.Groups.Values.Where(g => g.Exclusive).OrderBy(g => g.Name, StringComparer.Ordinal))
         {
             // Highest priority first, then name: the order in which the engine gives the slot.
             var members = ruleset.Segments.Where(s => s.Group == group.Name)
                 .OrderByDescending(s => s.Priority).ThenBy(s => s.Name, StringComparer.Ordinal).ToList();
-            var builder = new WitnessBuilder(ruleset, members);
-            for (var i = 0; i < members.Count; i++)
+            var pairs = (long)members.Count * (members.Count - 1) / 2;
+            var rows = new List<ConflictFinding>[Math.Max(0, members.Count - 1)];
+            var nextRow = -1;
+            var workers = pairs >= PairsWorthAThread ? Math.Min(Environment.ProcessorCount, rows.Length) : 1;
+
+            // Each worker takes the next row (a higher segment and every lower one) with analysis state of its own; the
+            // rows are put together in order, so the findings are the same whatever the threads did.
+            void Work()
             {
-                for (var j = i + 1; j < members.Count; j++)
+                var analysis = new GroupAnalysis(ruleset, group, members, forms, unsatisfiable, shortcuts);
+                for (var i = Interlocked.Increment(ref nextRow); i < rows.Length; i = Interlocked.Increment(ref nextRow))
                 {
-                    var (higher, lower) = (members[i], members[j]);
-                    findings.Add(Pair(group, builder, forms, higher, lower));
-                    if (!unsatisfiable.Contains(lower.Name) && Implies(forms, lower, higher))
+                    var row = new List<ConflictFinding>();
+                    var index = pairsBefore + (i * (members.Count - 1L)) - ((long)i * (i - 1) / 2);
+                    for (var j = i + 1; j < members.Count; j++, index++)
                     {
-                        findings.Add(Implies(forms, higher, lower)
-                            ? new ConflictFinding(group.Name, FindingKind.Duplicate, Sorted(higher, lower),
-                                $"{higher.Name} and {lower.Name} match exactly the same customers; {lower.Name} is never entered")
-                            : new ConflictFinding(group.Name, FindingKind.Shadowed, Sorted(higher, lower),
-                                $"{lower.Name} is shadowed by {higher.Name}: every customer who qualifies for {lower.Name} also qualifies for {higher.Name}, "
-                                + $"which wins ({Precedence(higher, lower)}), so {lower.Name} is never entered"));
+                        cancellationToken.ThrowIfCancellationRequested();
+                        var (higher, lower) = (members[i], members[j]);
+                        if (meter.Allows(index))
+                        {
+                            analysis.AnalysePair(higher, lower, row, cancellationToken);
+                            meter.PairDone();
+                        }
+                        else
+                        {
+                            row.Add(new ConflictFinding(group.Name, FindingKind.Unknown, Sorted(higher, lower), ConflictReport.BudgetExceededDescription));
+                        }
                     }
+
+                    rows[i] = row;
                 }
             }
+
+            if (workers == 1)
+            {
+                Work();
+            }
+            else
+            {
+                try
+                {
+                    Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers }, _ => Work());
+                }
+                catch (AggregateException failed)
+                {
+                    // As on one thread: cancellation as itself, anything else as the first failure.
+                    cancellationToken.ThrowIfCancellationRequested();
+                    ExceptionDispatchInfo.Capture(failed.InnerExceptions[0]).Throw();
+                }
+            }
+
+            findings.AddRange(rows.SelectMany(row => row));
+            pairsBefore += pairs;
         }
 
         var rejecting = ruleset.Groups.Values.Where(g => g.Exclusive && g.OnConflict == ConflictPolicy.Reject).Select(g => g.Name)
@@ -63,8 +116,13 @@ public static class ConflictAnalyzer
             .ThenBy(f => string.Join("\n", f.Segments), StringComparer.Ordinal)
             .ThenBy(f => f.Kind)
             .ToList();
-        return new ConflictReport(sorted, rejecting);
+        return new ConflictReport(sorted, rejecting, meter.Exceeded);
     }
+
+    private static readonly ConflictAnalysisBudget Unlimited = new();
+
+    /// <summary>A group with fewer pairs is analysed on the calling thread: more threads would not pay for their set-up.</summary>
+    private const long PairsWorthAThread = 2_000;
 
     private static List<string> Sorted(SegmentRule a, SegmentRule b) => [.. new[] { a.Name, b.Name }.Order(StringComparer.Ordinal)];
 
@@ -72,43 +130,32 @@ public static class ConflictAnalyzer
         ? $"equal priority {higher.Priority}, the name decides"
         : $"priority {higher.Priority} over {lower.Priority}";
 
-    /// <summary>Normal forms of each segment's condition and its negation, computed once.</summary>
+    /// <summary>Normal forms of each segment's condition and its negation, computed up front so that threads can share them.</summary>
     private sealed class FormCache(Ruleset ruleset)
     {
-        private readonly Dictionary<(string, bool), NormalForm> forms = [];
+        private readonly Dictionary<(string, bool), NormalForm> forms = ruleset.Segments
+            .SelectMany(segment => new[] { false, true }.Select(negated =>
+                (Key: (segment.Name, negated), Form: ConditionNormalizer.Normalize(segment.Condition, ruleset.Attributes, negated))))
+            .ToDictionary(p => p.Key, p => p.Form);
 
-        public NormalForm Positive(SegmentRule segment) => Get(segment, negated: false);
+        public NormalForm Positive(SegmentRule segment) => forms[(segment.Name, false)];
 
-        public NormalForm Negative(SegmentRule segment) => Get(segment, negated: true);
-
-        private NormalForm Get(SegmentRule segment, bool negated)
-        {
-            if (!forms.TryGetValue((segment.Name, negated), out var form))
-            {
-                form = ConditionNormalizer.Normalize(segment.Condition, ruleset.Attributes, negated);
-                forms[(segment.Name, negated)] = form;
-            }
-
-            return form;
-        }
+        public NormalForm Negative(SegmentRule segment) => forms[(segment.Name, true)];
     }
 
-    /// <summary>Every customer satisfying <paramref name="premise"/> satisfies <paramref name="conclusion"/>: premise and not conclusion is empty.</summary>
-    private static bool Implies(FormCache forms, SegmentRule premise, SegmentRule conclusion) =>
-        Empty([forms.Positive(premise), forms.Negative(conclusion)]) is not null;
-
     /// <summary>Why the conjunction of the forms is empty, or null when that is not proven.</summary>
-    private static string? Empty(IReadOnlyList<NormalForm> conjunction)
+    private static string? Empty(IReadOnlyList<NormalForm> conjunction, CubeSolver.SetUps? setUps, CancellationToken cancellationToken)
     {
         var reasons = new List<string>();
         foreach (var atoms in Combinations(conjunction))
         {
+            cancellationToken.ThrowIfCancellationRequested();
             if (atoms is null)
             {
                 return null;
             }
 
-            var solver = CubeSolver.Solve(atoms);
+            var solver = CubeSolver.Solve(atoms, setUps);
             if (solver.Satisfiable)
             {
                 return null;
@@ -148,56 +195,6 @@ public static class ConflictAnalyzer
         {
             yield return combo;
         }
-    }
-
-    private static ConflictFinding Pair(SegmentGroup group, WitnessBuilder builder, FormCache forms, SegmentRule higher, SegmentRule lower)
-    {
-        var segments = Sorted(higher, lower);
-        var both = new[] { forms.Positive(higher), forms.Positive(lower) };
-        var contradictions = new List<string>();
-        var openRegions = new List<string>();
-        var attempts = 0;
-        foreach (var atoms in Combinations(both))
-        {
-            if (atoms is null)
-            {
-                return new ConflictFinding(group.Name, FindingKind.Unknown, segments,
-                    $"the two conditions have more than {MaxCombinations} combinations of alternatives; not analysed");
-            }
-
-            var solver = CubeSolver.Solve(atoms);
-            if (!solver.Satisfiable)
-            {
-                contradictions.Add(solver.Contradiction!);
-                continue;
-            }
-
-            var region = Region(atoms);
-            for (var attempt = 0; attempt < AttemptsPerCombination && attempts < AttemptsPerPair; attempt++, attempts++)
-            {
-                if (solver.PickModel(new ModelPreferences(attempt)) is { } model && builder.Build(model, [higher, lower]) is { } witness)
-                {
-                    var policy = group.OnConflict == ConflictPolicy.Reject
-                        ? $"; group {group.Name} rejects conflicts"
-                        : $"; priority: {higher.Name} wins ({Precedence(higher, lower)}), {lower.Name} is blocked";
-                    return new ConflictFinding(group.Name, FindingKind.Conflict, segments, $"customers with {region}{policy}", witness,
-                        group.OnConflict == ConflictPolicy.Priority ? higher.Name : null);
-                }
-            }
-
-            openRegions.Add(region);
-        }
-
-        if (openRegions.Count == 0)
-        {
-            return new ConflictFinding(group.Name, FindingKind.Disjoint, segments, $"no customer satisfies both: {Summarize(contradictions)}");
-        }
-
-        var approximations = both.SelectMany(f => f.Approximations).Distinct(StringComparer.Ordinal).ToList();
-        var why = approximations.Count > 0
-            ? "not analysed: " + string.Join("; ", approximations)
-            : "the bounds allow an overlap but no history built from them was confirmed by the engine";
-        return new ConflictFinding(group.Name, FindingKind.Unknown, segments, $"{why} (possible overlap: {openRegions[0]})");
     }
 
     /// <summary>The overlap in words: the distinct constraints of one alternative of each condition.</summary>

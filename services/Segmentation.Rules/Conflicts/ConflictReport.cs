@@ -42,12 +42,29 @@ public sealed record ConflictFinding(
     ConflictWitness? Witness = null,
     string? Winner = null);
 
-/// <summary>Findings sorted by group, then segments, then kind.</summary>
-public sealed record ConflictReport(IReadOnlyList<ConflictFinding> Findings, IReadOnlySet<string> RejectingGroups)
+/// <summary>
+/// Findings sorted by group, then segments, then kind. <see cref="BudgetExceeded"/>: the analysis ran out of its
+/// <see cref="ConflictAnalysisBudget"/>, and the pairs it did not reach are findings of kind
+/// <see cref="FindingKind.Unknown"/> described as <see cref="BudgetExceededDescription"/>.
+/// </summary>
+public sealed record ConflictReport(IReadOnlyList<ConflictFinding> Findings, IReadOnlySet<string> RejectingGroups, bool BudgetExceeded = false)
 {
+    public const string BudgetExceededDescription = "unknown: budget exceeded";
+
     /// <summary>Conflicts in groups with <c>on_conflict: reject</c>: a ruleset with any must not be activated.</summary>
     public IReadOnlyList<ConflictFinding> RejectedConflicts =>
         [.. Findings.Where(f => f.Kind == FindingKind.Conflict && f.Group is not null && RejectingGroups.Contains(f.Group))];
 
-    public bool Accepted => RejectedConflicts.Count == 0;
+    /// <summary>Groups with <c>on_conflict: reject</c> whose pairs were not all analysed: nobody knows they have no conflict.</summary>
+    public IReadOnlyList<string> UnfinishedRejectingGroups =>
+        [.. Findings.Where(f => f.Group is not null && RejectingGroups.Contains(f.Group) && IsUnanalysed(f)).Select(f => f.Group!).Distinct(StringComparer.Ordinal)];
+
+    /// <summary>How many pairs the budget left unanalysed.</summary>
+    public int UnanalysedPairs => Findings.Count(IsUnanalysed);
+
+    /// <summary>No conflict in a reject group, and every pair of every reject group analysed.</summary>
+    public bool Accepted => RejectedConflicts.Count == 0 && UnfinishedRejectingGroups.Count == 0;
+
+    private static bool IsUnanalysed(ConflictFinding finding) =>
+        finding.Kind == FindingKind.Unknown && finding.Description == BudgetExceededDescription;
 }

@@ -18,6 +18,19 @@ internal sealed class CubeModel
     public Dictionary<AttributeVariable, bool> Bools { get; } = [];
 
     public long Now => Times[NowVariable.Instance];
+
+    /// <summary>
+    /// The values in the order they were chosen (the order the witness builder follows), compared by value: equal keys
+    /// build the same history. Numbers compare by their bits, so 0 and -0 stay apart.
+    /// </summary>
+    public SequenceKey<(Variable Variable, long Value, string? Text)> Key() => new(
+    [
+        .. Numbers.Select(p => (p.Key, BitConverter.DoubleToInt64Bits(p.Value), (string?)"number")),
+        .. Counts.Select(p => ((Variable)p.Key, (long)p.Value, (string?)"count")),
+        .. Times.Select(p => (p.Key, p.Value, (string?)"time")),
+        .. Texts.Select(p => ((Variable)p.Key, 0L, (string?)p.Value)),
+        .. Bools.Select(p => ((Variable)p.Key, p.Value ? 1L : 0L, (string?)"bool")),
+    ]);
 }
 
 /// <summary>

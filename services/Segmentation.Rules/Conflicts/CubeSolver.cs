@@ -125,11 +125,15 @@ internal sealed class CubeSolver
 
     public CubeSolver Clone() => new(this);
 
-    /// <summary>Solves the conjunction of the atoms; the result is <see cref="Satisfiable"/> or says why not.</summary>
-    public static CubeSolver Solve(IEnumerable<Atom> atoms)
+    /// <summary>
+    /// Solves the conjunction of the atoms; the result is <see cref="Satisfiable"/> or says why not. With
+    /// <paramref name="setUps"/>, a solver already set up for the same variables is copied rather than set up again.
+    /// </summary>
+    public static CubeSolver Solve(IEnumerable<Atom> atoms, SetUps? setUps = null)
     {
         var list = atoms as IReadOnlyCollection<Atom> ?? atoms.ToList();
-        var solver = new CubeSolver(list.SelectMany(VariablesOf));
+        var variables = list.SelectMany(VariablesOf);
+        var solver = setUps is null ? new CubeSolver(variables) : setUps.For([.. variables]).Clone();
         foreach (var atom in list)
         {
             solver.Apply(atom);
@@ -141,6 +145,27 @@ internal sealed class CubeSolver
 
         solver.Propagate();
         return solver;
+    }
+
+    /// <summary>
+    /// Solvers set up (nodes, indexes and the static relations between them) for a sequence of variables, which is all the
+    /// set-up depends on, in the order the atoms name them. Not thread-safe.
+    /// </summary>
+    internal sealed class SetUps
+    {
+        private readonly Dictionary<SequenceKey<Variable>, CubeSolver> solvers = [];
+
+        public CubeSolver For(Variable[] variables)
+        {
+            var key = new SequenceKey<Variable>(variables);
+            if (!solvers.TryGetValue(key, out var solver))
+            {
+                solver = new CubeSolver(variables);
+                solvers.Add(key, solver);
+            }
+
+            return solver;
+        }
     }
 
     private static IEnumerable<Variable> VariablesOf(Atom atom) => atom switch

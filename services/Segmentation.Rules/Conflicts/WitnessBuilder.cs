@@ -19,14 +19,18 @@ internal sealed class WitnessBuilder
     private readonly Dictionary<string, Evaluator> filters = new(StringComparer.Ordinal);
     private readonly Dictionary<string, List<Expr>> filterLiterals = new(StringComparer.Ordinal);
     private readonly Dictionary<string, HashSet<string>> filterProperties = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, SegmentEngine> engines = new(StringComparer.Ordinal);
-    private readonly Ruleset ruleset;
+    private readonly SegmentEngine conditions;
+    private readonly SegmentEngine replayer;
+    private readonly Dictionary<SequenceKey<(Variable Variable, long Value, string? Text)>, History?> histories = [];
 
     /// <param name="ruleset">The ruleset the segments come from.</param>
     /// <param name="segments">The segments whose conditions witnesses are built for.</param>
     public WitnessBuilder(Ruleset ruleset, IReadOnlyList<SegmentRule> segments)
     {
-        this.ruleset = ruleset;
+        conditions = new SegmentEngine(ruleset with { Segments = segments });
+        // Witness histories are a few events, replayed by an engine without segments and read by another's conditions:
+        // the replayed states keep every event rather than what the replaying engine's (empty) ruleset reads.
+        replayer = new SegmentEngine(ruleset with { Segments = [] }, boundedState: false);
         foreach (var aggregate in segments.SelectMany(s => s.Condition.DescendantsAndSelf()).OfType<EventAggregate>())
         {
             if (aggregate.Filter is { } filter && filters.TryAdd(CanonicalText.Of(filter), FilterCompiler.Compile(filter).Evaluate))
@@ -39,40 +43,44 @@ internal sealed class WitnessBuilder
     }
 
     /// <summary>A history, confirmed by the engine, in which every one of <paramref name="segments"/> qualifies at the returned instant.</summary>
-    public ConflictWitness? Build(CubeModel model, IReadOnlyList<SegmentRule> segments)
-    {
-        var events = Events(model);
-        if (events is null)
-        {
-            return null;
-        }
-
-        var at = new DateTimeOffset(model.Now, TimeSpan.Zero);
-        return Confirms(segments, events, at) ? new ConflictWitness(at, events) : null;
-    }
+    public ConflictWitness? Build(CubeModel model, IReadOnlyList<SegmentRule> segments) =>
+        HistoryOf(model) is { } history && segments.All(segment => Holds(segment, history)) ? history.Witness : null;
 
     /// <summary>
-    /// Replays the history through the real engine and asks it whether each condition holds at the instant. One engine
-    /// per segment (a ruleset of that segment alone) is compiled once and reused: the replayed customer state holds every
-    /// event and attribute whatever the segments, so each segment's engine can explain its condition on it.
+    /// The history built from a model, replayed by the engine; null when none could be built. Built and replayed once per
+    /// model: equal models (many pairs lead to the same one) share it.
     /// </summary>
-    public bool Confirms(IReadOnlyList<SegmentRule> segments, IReadOnlyList<CustomerEvent> events, DateTimeOffset at)
+    public History? HistoryOf(CubeModel model)
     {
-        var state = EngineFor(segments[0]).Replay(CustomerId, events, at).State;
-        return segments.All(segment => EngineFor(segment).Explain(state, segment.Name, at).ConditionHolds);
-    }
-
-    private SegmentEngine EngineFor(SegmentRule segment)
-    {
-        if (!engines.TryGetValue(segment.Name, out var engine))
+        var key = model.Key();
+        if (!histories.TryGetValue(key, out var history))
         {
-            // Witness histories are a few events: states keep all of them, so one engine's state reads under another's.
-            engine = new SegmentEngine(ruleset with { Segments = [segment] }, boundedState: false);
-            engines.Add(segment.Name, engine);
+            history = Events(model) is { } events ? Replay(events, new DateTimeOffset(model.Now, TimeSpan.Zero)) : null;
+            histories.Add(key, history);
         }
 
-        return engine;
+        return history;
     }
+
+    /// <summary>Replays the history through the real engine and asks it whether each condition holds at the instant.</summary>
+    public bool Confirms(IReadOnlyList<SegmentRule> segments, IReadOnlyList<CustomerEvent> events, DateTimeOffset at)
+    {
+        var history = Replay(events, at);
+        return segments.All(segment => Holds(segment, history));
+    }
+
+    /// <summary>Whether the engine finds the segment's condition true at the history's instant.</summary>
+    public bool Holds(SegmentRule segment, History history) => conditions.ConditionHolds(history.State, segment.Name, history.Witness.At);
+
+    /// <summary>A witness with the customer state the engine reaches by replaying it.</summary>
+    public sealed record History(ConflictWitness Witness, CustomerState State);
+
+    /// <summary>
+    /// The state holds every event and attribute whatever the segments, so an engine without any replays it and the
+    /// engine of the segments evaluates each condition on it.
+    /// </summary>
+    private History Replay(IReadOnlyList<CustomerEvent> events, DateTimeOffset at) =>
+        new(new ConflictWitness(at, events), replayer.Replay(CustomerId, events, at).State);
 
     /// <summary>One event under construction: its age (ticks before now), the filters it must pass, and its properties.</summary>
     private sealed class DraftEvent(string type, long age, string? filter)

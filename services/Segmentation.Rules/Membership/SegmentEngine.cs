@@ -319,6 +319,19 @@ public sealed class SegmentEngine
         return new SegmentExplanation(segmentName, segment.Rule.Group, holds, outcome, condition);
     }
 
+    /// <summary>
+    /// Whether the segment's condition holds on the state at <paramref name="now"/>: <see cref="Explain"/>'s
+    /// <see cref="SegmentExplanation.ConditionHolds"/> without the explanation and the blocked list, for callers that ask
+    /// it of many states.
+    /// </summary>
+    internal bool ConditionHolds(CustomerState state, string segmentName, DateTimeOffset now)
+    {
+        RequireCovered(state);
+        var context = new EvaluationContext();
+        context.Start(state, now.UtcTicks);
+        return segmentsByName[segmentName].Condition.Evaluate(context).AsBool;
+    }
+
     private static ExplainedExpression Explain(SegmentRule rule, CompiledNode node, EvaluationContext context) =>
         new(
             rule.TextOf(node.Node),

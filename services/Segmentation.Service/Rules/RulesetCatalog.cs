@@ -16,7 +16,7 @@ public sealed class RulesetCatalog(IDocumentSession session, TimeProvider time)
     {
         var loaded = RulesetLoader.Load(yaml, fileName);
         if (loaded.Ruleset is null) return (null, [.. loaded.Errors.Select(e => e.ToString())]);
-        var rejected = ConflictAnalyzer.Analyze(loaded.Ruleset).RejectedConflicts;
+        var rejected = ConflictAnalyzer.Analyze(loaded.Ruleset, cancellationToken: cancellationToken).RejectedConflicts;
         if (rejected.Count > 0)
         {
             return (null, [.. rejected.Select(c =>

@@ -76,6 +76,26 @@ public class ConflictAnalyzerPropertyTests
         Assert.True(proofs > 50, $"only {proofs} proven findings in 200 rulesets");
     }
 
+    [Fact]
+    public void The_shortcuts_give_the_findings_of_solving_every_pair_from_scratch()
+    {
+        var shared = 0;
+        Gen.Int.Sample(seed =>
+        {
+            // Larger groups, where conditions repeat (shared verdicts) and implications are often refuted by an example.
+            var (yaml, ruleset) = RandomRuleset(new Random(seed), segments: 8);
+            var fast = ConflictAnalyzer.Analyze(ruleset).Findings.Select(Describe).ToList();
+            var reference = ConflictAnalyzer.AnalyzeWithoutShortcuts(ruleset).Findings.Select(Describe).ToList();
+            Assert.True(reference.SequenceEqual(fast), $"seed {seed}\n{yaml}\nreference:\n{string.Join("\n", reference)}\nfast:\n{string.Join("\n", fast)}");
+            shared += ruleset.Segments.Count - ruleset.Segments.Select(s => CanonicalText.Of(s.Condition)).Distinct(StringComparer.Ordinal).Count();
+        }, iter: 100);
+        Assert.True(shared > 20, $"only {shared} repeated conditions in 100 rulesets: the generator no longer exercises shared verdicts");
+    }
+
+    private static string Describe(ConflictFinding finding) =>
+        $"{finding.Group} {finding.Kind} {string.Join("/", finding.Segments)} winner {finding.Winner}: {finding.Description}"
+        + (finding.Witness is { } witness ? $"\n  at {witness.At:O}: {string.Join("; ", witness.Events.Select(WitnessBuilder.Describe))}" : string.Empty);
+
     /// <summary>The segment that loses the slot to the other: lower priority, then the later name.</summary>
     private static string Lower(Ruleset ruleset, string a, string b)
     {
@@ -83,14 +103,14 @@ public class ConflictAnalyzerPropertyTests
         return x.Priority != y.Priority ? (x.Priority < y.Priority ? a : b) : (string.CompareOrdinal(a, b) > 0 ? a : b);
     }
 
-    private static (string Yaml, Ruleset Ruleset) RandomRuleset(Random random)
+    private static (string Yaml, Ruleset Ruleset) RandomRuleset(Random random, int? segments = null)
     {
-        var segments = new List<string>();
-        var count = random.Next(2, 5);
+        var conditions = new List<string>();
+        var count = segments ?? random.Next(2, 5);
         for (var i = 0; i < count; i++)
         {
-            var condition = random.Next(4) == 0 && i > 0 ? Mutate(random, segments[random.Next(i)]) : Bool(random, 2);
-            segments.Add(condition);
+            var condition = random.Next(4) == 0 && i > 0 ? Mutate(random, conditions[random.Next(i)]) : Bool(random, 2);
+            conditions.Add(condition);
         }
 
         var yaml = $"""
@@ -102,7 +122,7 @@ public class ConflictAnalyzerPropertyTests
             groups:
               g: {"{"} exclusive: true {"}"}
             segments:
-            {string.Concat(segments.Select((c, i) => $"  s{i}:\n    group: g\n    priority: {random.Next(1, 3)}\n    when: '{c.Replace("'", "''", StringComparison.Ordinal)}'\n"))}
+            {string.Concat(conditions.Select((c, i) => $"  s{i}:\n    group: g\n    priority: {random.Next(1, 3)}\n    when: '{c.Replace("'", "''", StringComparison.Ordinal)}'\n"))}
             """;
         var loaded = RulesetLoader.Load(yaml, "random.yaml");
         Assert.True(loaded.Succeeded, yaml + "\n" + string.Join("\n", loaded.Errors));

@@ -91,6 +91,27 @@ public sealed class SegctlConflictsTests : IDisposable
     }
 
     [Fact]
+    public void A_budget_too_small_for_any_pair_reports_them_unanalysed_and_rejects_a_reject_group()
+    {
+        // A tick is gone before the first pair: normalising and solving every segment comes first.
+        var rules = Write("reject.yaml", Rejecting);
+        var (exit, output, _) = Segctl.Run("conflicts", "--rules", rules, "--budget-seconds", "0.0000001");
+        Assert.Equal(1, exit);
+        Assert.Contains("unknown       high / low: unknown: budget exceeded", output, StringComparison.Ordinal);
+        Assert.Contains("analysis stopped after its budget of 1E-07 s (--budget-seconds); 3 pair(s) not analysed", output, StringComparison.Ordinal);
+        Assert.EndsWith("rejected: not every pair of g (on_conflict: reject) was analysed", output.Trim(), StringComparison.Ordinal);
+
+        var json = Segctl.Run("conflicts", "--rules", rules, "--budget-seconds", "0.0000001", "--json");
+        Assert.Equal(1, json.ExitCode);
+        Assert.Equal(4, json.Output.Trim().Split('\n').Length);
+        Assert.Contains("3 pair(s) not analysed", json.Error, StringComparison.Ordinal);
+
+        var invalid = Segctl.Run("conflicts", "--rules", rules, "--budget-seconds", "0");
+        Assert.Equal(1, invalid.ExitCode);
+        Assert.Contains("--budget-seconds must be more than 0", invalid.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void An_invalid_ruleset_prints_its_errors_and_exits_1()
     {
         var (exit, _, error) = Segctl.Run("conflicts", "--rules", Write("bad.yaml", "segments:\n  a:\n    when: nope > 1\n"));

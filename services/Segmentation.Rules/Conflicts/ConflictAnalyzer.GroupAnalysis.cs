@@ -1,0 +1,187 @@
+using Segmentation.Rules.Rulesets;
+
+namespace Segmentation.Rules.Conflicts;
+
+public static partial class ConflictAnalyzer
+{
+    /// <summary>
+    /// The pairs of one exclusive group. With shortcuts, two answers are shared: a pair's verdict and an implication depend
+    /// only on the two conditions (as <see cref="CanonicalText"/> prints them, which is also how streams are told apart),
+    /// so pairs of equal conditions are solved once; and an implication that an example history of the premise refutes
+    /// (the premise holds there, the conclusion does not, by the engine) is not solved at all: the solver could never
+    /// have proven it, as it only proves what holds of every real history.
+    /// </summary>
+    private sealed class GroupAnalysis(
+        Ruleset ruleset, SegmentGroup group, IReadOnlyList<SegmentRule> members, FormCache forms, IReadOnlySet<string> unsatisfiable, bool shortcuts)
+    {
+        private readonly WitnessBuilder builder = new(ruleset, members);
+        private readonly CubeSolver.SetUps? setUps = shortcuts ? new() : null;
+        private readonly Dictionary<string, int> conditionIds = new(StringComparer.Ordinal);
+        private readonly Dictionary<string, int> segmentConditions = new(StringComparer.Ordinal);
+        private readonly Dictionary<(int Higher, int Lower), PairOutcome> outcomes = [];
+        private readonly Dictionary<(int Premise, int Conclusion), bool> implications = [];
+        private readonly Dictionary<string, List<WitnessBuilder.History>> examples = new(StringComparer.Ordinal);
+
+        public void AnalysePair(SegmentRule higher, SegmentRule lower, List<ConflictFinding> findings, CancellationToken cancellationToken)
+        {
+            findings.Add(Verdict(higher, lower, cancellationToken).Finding(group, higher, lower));
+            if (!unsatisfiable.Contains(lower.Name) && Implies(lower, higher, cancellationToken))
+            {
+                findings.Add(Implies(higher, lower, cancellationToken)
+                    ? new ConflictFinding(group.Name, FindingKind.Duplicate, Sorted(higher, lower),
+                        $"{higher.Name} and {lower.Name} match exactly the same customers; {lower.Name} is never entered")
+                    : new ConflictFinding(group.Name, FindingKind.Shadowed, Sorted(higher, lower),
+                        $"{lower.Name} is shadowed by {higher.Name}: every customer who qualifies for {lower.Name} also qualifies for {higher.Name}, "
+                        + $"which wins ({Precedence(higher, lower)}), so {lower.Name} is never entered"));
+            }
+        }
+
+        private int ConditionId(SegmentRule segment)
+        {
+            if (!segmentConditions.TryGetValue(segment.Name, out var id))
+            {
+                var text = CanonicalText.Of(segment.Condition);
+                if (!conditionIds.TryGetValue(text, out id))
+                {
+                    id = conditionIds.Count;
+                    conditionIds.Add(text, id);
+                }
+
+                segmentConditions.Add(segment.Name, id);
+            }
+
+            return id;
+        }
+
+        private PairOutcome Verdict(SegmentRule higher, SegmentRule lower, CancellationToken cancellationToken)
+        {
+            if (!shortcuts)
+            {
+                return Solve(higher, lower, cancellationToken);
+            }
+
+            var key = (ConditionId(higher), ConditionId(lower));
+            if (!outcomes.TryGetValue(key, out var outcome))
+            {
+                outcome = Solve(higher, lower, cancellationToken);
+                outcomes.Add(key, outcome);
+            }
+
+            return outcome;
+        }
+
+        private PairOutcome Solve(SegmentRule higher, SegmentRule lower, CancellationToken cancellationToken)
+        {
+            var both = new[] { forms.Positive(higher), forms.Positive(lower) };
+            var contradictions = new List<string>();
+            var openRegions = new List<string>();
+            var attempts = 0;
+            foreach (var atoms in Combinations(both))
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                if (atoms is null)
+                {
+                    return new PairOutcome(FindingKind.Unknown, $"the two conditions have more than {MaxCombinations} combinations of alternatives; not analysed");
+                }
+
+                var solver = CubeSolver.Solve(atoms, setUps);
+                if (!solver.Satisfiable)
+                {
+                    contradictions.Add(solver.Contradiction!);
+                    continue;
+                }
+
+                var region = Region(atoms);
+                for (var attempt = 0; attempt < AttemptsPerCombination && attempts < AttemptsPerPair; attempt++, attempts++)
+                {
+                    if (solver.PickModel(new ModelPreferences(attempt)) is { } model && builder.Build(model, [higher, lower]) is { } witness)
+                    {
+                        return new PairOutcome(FindingKind.Conflict, region, witness);
+                    }
+                }
+
+                openRegions.Add(region);
+            }
+
+            if (openRegions.Count == 0)
+            {
+                return new PairOutcome(FindingKind.Disjoint, Summarize(contradictions));
+            }
+
+            var approximations = both.SelectMany(f => f.Approximations).Distinct(StringComparer.Ordinal).ToList();
+            var why = approximations.Count > 0
+                ? "not analysed: " + string.Join("; ", approximations)
+                : "the bounds allow an overlap but no history built from them was confirmed by the engine";
+            return new PairOutcome(FindingKind.Unknown, $"{why} (possible overlap: {openRegions[0]})");
+        }
+
+        /// <summary>Every customer satisfying <paramref name="premise"/> satisfies <paramref name="conclusion"/>: premise and not conclusion is empty.</summary>
+        private bool Implies(SegmentRule premise, SegmentRule conclusion, CancellationToken cancellationToken)
+        {
+            if (!shortcuts)
+            {
+                return Proves(premise, conclusion, cancellationToken);
+            }
+
+            var key = (ConditionId(premise), ConditionId(conclusion));
+            if (!implications.TryGetValue(key, out var implied))
+            {
+                implied = !ExamplesOf(premise, cancellationToken).Any(example => !builder.Holds(conclusion, example)) && Proves(premise, conclusion, cancellationToken);
+                implications.Add(key, implied);
+            }
+
+            return implied;
+        }
+
+        private bool Proves(SegmentRule premise, SegmentRule conclusion, CancellationToken cancellationToken) =>
+            Empty([forms.Positive(premise), forms.Negative(conclusion)], setUps, cancellationToken) is not null;
+
+        /// <summary>Histories in which the engine finds the segment's condition true: one from each alternative it can build one for.</summary>
+        private List<WitnessBuilder.History> ExamplesOf(SegmentRule segment, CancellationToken cancellationToken)
+        {
+            if (!examples.TryGetValue(segment.Name, out var found))
+            {
+                found = [];
+                foreach (var cube in forms.Positive(segment).Cubes.Take(AttemptsPerCombination))
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    var solver = CubeSolver.Solve(cube, setUps);
+                    if (solver.Satisfiable && solver.PickModel(new ModelPreferences(0)) is { } model
+                        && builder.HistoryOf(model) is { } history && builder.Holds(segment, history))
+                    {
+                        found.Add(history);
+                    }
+                }
+
+                examples.Add(segment.Name, found);
+            }
+
+            return found;
+        }
+    }
+
+    /// <summary>
+    /// A pair's verdict without the names: for a conflict, <see cref="Text"/> is the overlap in words; for a disjoint pair,
+    /// why; for an unknown one, the whole description.
+    /// </summary>
+    private sealed record PairOutcome(FindingKind Kind, string Text, ConflictWitness? Witness = null)
+    {
+        public ConflictFinding Finding(SegmentGroup group, SegmentRule higher, SegmentRule lower)
+        {
+            var segments = Sorted(higher, lower);
+            switch (Kind)
+            {
+                case FindingKind.Conflict:
+                    var policy = group.OnConflict == ConflictPolicy.Reject
+                        ? $"; group {group.Name} rejects conflicts"
+                        : $"; priority: {higher.Name} wins ({Precedence(higher, lower)}), {lower.Name} is blocked";
+                    return new ConflictFinding(group.Name, FindingKind.Conflict, segments, $"customers with {Text}{policy}", Witness,
+                        group.OnConflict == ConflictPolicy.Priority ? higher.Name : null);
+                case FindingKind.Disjoint:
+                    return new ConflictFinding(group.Name, FindingKind.Disjoint, segments, $"no customer satisfies both: {Text}");
+                default:
+                    return new ConflictFinding(group.Name, Kind, segments, Text);
+            }
+        }
+    }
+}
