@@ -1,5 +1,4 @@
 using Marten;
-using Segmentation.Rules.Conflicts;
 using Segmentation.Rules.Rulesets;
 using Segmentation.Service.Rules;
 using SegmentationEvents.ServiceDefaults;
@@ -19,13 +18,16 @@ public static class RulesetEndpoints
             return stored is null ? Results.UnprocessableEntity(new { errors }) : Results.Ok(Summary(stored));
         });
 
-        app.MapPost("/rulesets/conflicts", async (HttpRequest request, CancellationToken ct, string? fileName) =>
+        app.MapPost("/rulesets/conflicts", async (HttpRequest request, RulesetCatalog catalog, CancellationToken ct, string? fileName) =>
         {
             using var reader = new StreamReader(request.Body);
             var loaded = RulesetLoader.Load(await reader.ReadToEndAsync(ct), fileName ?? "ruleset.yaml");
             if (loaded.Ruleset is null) return Results.UnprocessableEntity(new { errors = loaded.Errors.Select(e => e.ToString()) });
-            var report = ConflictAnalyzer.Analyze(loaded.Ruleset);
-            return Results.Ok(new { accepted = report.Accepted, findings = report.Findings });
+            var report = await catalog.Conflicts(loaded.Ruleset, ct);
+            return Results.Ok(new
+            {
+                accepted = report.Accepted, budgetExceeded = report.BudgetExceeded, unanalysedPairs = report.UnanalysedPairs, findings = report.Findings,
+            });
         });
 
         app.MapGet("/rulesets", async (IQuerySession session, CancellationToken ct) =>

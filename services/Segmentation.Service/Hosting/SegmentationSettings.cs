@@ -15,6 +15,12 @@ public sealed record SegmentationSettings(Uri RabbitMqUrl, string PostgresConnec
 
     public int SweepBatchSize { get; init; } = 200;
 
+    /// <summary>How long one conflict analysis (an upload, <c>POST /rulesets/conflicts</c>) may run; the pairs left are reported unknown.</summary>
+    public TimeSpan ConflictAnalysisTimeLimit { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Pairs one conflict analysis may analyse (a work budget, the same on every machine); null: no limit but the time.</summary>
+    public long? ConflictAnalysisMaxPairs { get; init; }
+
     /// <summary>Whether this process publishes committed segment events (the relay runs on one instance at a time).</summary>
     public bool RunRelay { get; init; } = true;
 
@@ -35,6 +41,8 @@ public sealed record SegmentationSettings(Uri RabbitMqUrl, string PostgresConnec
             SweepInterval = section.GetValue("SweepInterval", defaults.SweepInterval),
             SweepBatchSize = section.GetValue("SweepBatchSize", defaults.SweepBatchSize),
             RunRelay = section.GetValue("RunRelay", defaults.RunRelay),
+            ConflictAnalysisTimeLimit = section.GetValue("ConflictAnalysisTimeLimit", defaults.ConflictAnalysisTimeLimit),
+            ConflictAnalysisMaxPairs = section.GetValue<long?>("ConflictAnalysisMaxPairs"),
         };
     }
 }

@@ -1,12 +1,25 @@
 using Marten;
 using Segmentation.Rules.Conflicts;
 using Segmentation.Rules.Rulesets;
+using Segmentation.Service.Hosting;
 
 namespace Segmentation.Service.Rules;
 
 /// <summary>Upload and activation of rulesets, versioned in PostgreSQL with who and when.</summary>
-public sealed class RulesetCatalog(IDocumentSession session, TimeProvider time)
+public sealed class RulesetCatalog(IDocumentSession session, TimeProvider time, SegmentationSettings settings)
 {
+    /// <summary>
+    /// The conflict report of a ruleset, computed on the thread pool (never on the request's thread) within
+    /// <see cref="SegmentationSettings.ConflictAnalysisTimeLimit"/> (and <see cref="SegmentationSettings.ConflictAnalysisMaxPairs"/>);
+    /// pairs left when it runs out are reported as
+    /// <c>unknown: budget exceeded</c>. Cancelled with the request: a client that leaves stops the work.
+    /// </summary>
+    public Task<ConflictReport> Conflicts(Ruleset ruleset, CancellationToken cancellationToken) =>
+        Task.Run(() => ConflictAnalyzer.Analyze(
+            ruleset,
+            new ConflictAnalysisBudget(settings.ConflictAnalysisMaxPairs, settings.ConflictAnalysisTimeLimit, time),
+            cancellationToken), cancellationToken);
+
     /// <summary>
     /// Validates and stores a ruleset; the same content is stored once. A ruleset with a conflict in a group whose
     /// policy is <c>on_conflict: reject</c> is refused, listing the conflicts.
@@ -16,11 +29,16 @@ public sealed class RulesetCatalog(IDocumentSession session, TimeProvider time)
     {
         var loaded = RulesetLoader.Load(yaml, fileName);
         if (loaded.Ruleset is null) return (null, [.. loaded.Errors.Select(e => e.ToString())]);
-        var rejected = ConflictAnalyzer.Analyze(loaded.Ruleset, cancellationToken: cancellationToken).RejectedConflicts;
-        if (rejected.Count > 0)
+        var report = await Conflicts(loaded.Ruleset, cancellationToken);
+        if (!report.Accepted)
         {
-            return (null, [.. rejected.Select(c =>
-                $"{fileName}: group {c.Group} rejects conflicts: {string.Join(" and ", c.Segments)} can hold at once: {c.Description}")]);
+            return (null, [
+                .. report.RejectedConflicts.Select(c =>
+                    $"{fileName}: group {c.Group} rejects conflicts: {string.Join(" and ", c.Segments)} can hold at once: {c.Description}"),
+                .. report.UnfinishedRejectingGroups.Select(group =>
+                    $"{fileName}: group {group} rejects conflicts, but its analysis ran out of its budget with pairs unanalysed; "
+                    + "split the group or raise Segmentation:ConflictAnalysisTimeLimit (or ConflictAnalysisMaxPairs)"),
+            ]);
         }
 
         var version = LoadedRuleset.VersionOf(loaded.Ruleset);

@@ -23,6 +23,7 @@ public sealed class AdminApiTests(IsolatedServers servers) : IClassFixture<Isola
 {
     private const string Key = "test-admin-key-of-alice";
     private const string BodyLimit = "65536";
+    private const long PairBudget = 5_000;
     private WebApplication _app = null!;
     private HttpClient _http = null!;
 
@@ -40,7 +41,12 @@ public sealed class AdminApiTests(IsolatedServers servers) : IClassFixture<Isola
         });
         builder.Services.AddSingleton<TimeProvider>(new FakeTimeProvider(new DateTimeOffset(2026, 11, 24, 12, 0, 0, TimeSpan.Zero)));
         builder.Services.AddSegmentationService(
-            new SegmentationSettings(servers.RabbitMqUrl, servers.PostgresConnection, servers.SchemaName) { RulesetPath = ExampleRuleset.Path },
+            new SegmentationSettings(servers.RabbitMqUrl, servers.PostgresConnection, servers.SchemaName)
+            {
+                RulesetPath = ExampleRuleset.Path,
+                // The clock here is fake, so the time limit never runs out: the work budget bounds the analysis.
+                ConflictAnalysisMaxPairs = PairBudget,
+            },
             builder.Configuration);
         _app = builder.Build();
         _app.UseRequestBodyLimit(_app.Configuration);
@@ -163,6 +169,26 @@ public sealed class AdminApiTests(IsolatedServers servers) : IClassFixture<Isola
             Assert.Equal($"request body too large: at most {BodyLimit} bytes (Admin:MaxRequestBodyBytes)",
                 (await Json(response)).GetProperty("error").GetString());
         }
+    }
+
+    [Fact]
+    public async Task A_large_exclusive_group_is_answered_within_the_budget_and_a_reject_group_left_unfinished_is_refused()
+    {
+        // 200 segments in one group: 19,900 pairs, four times the budget.
+        string Group(string policy) => $"groups:\n  contact: {{ exclusive: true, on_conflict: {policy} }}\nsegments:\n"
+            + string.Concat(Enumerable.Range(0, 200).Select(i => $"  s{i}:\n    group: contact\n    priority: {i}\n    when: count(Purchased, {i + 1}d) >= {i % 7}\n"));
+
+        var report = await Json(await Send(HttpMethod.Post, "/rulesets/conflicts", Group("priority")));
+        var findings = report.GetProperty("findings").EnumerateArray().ToList();
+        var unknown = findings.Count(f => f.GetProperty("description").GetString() == "unknown: budget exceeded");
+        Assert.True(report.GetProperty("budgetExceeded").GetBoolean());
+        Assert.Equal(19_900 - PairBudget, report.GetProperty("unanalysedPairs").GetInt64());
+        Assert.Equal(19_900 - PairBudget, unknown);
+
+        var refused = await Send(HttpMethod.Post, "/rulesets?fileName=big.yaml", Group("reject"));
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, refused.StatusCode);
+        Assert.Contains((await Json(refused)).GetProperty("errors").EnumerateArray(),
+            e => e.GetString()!.Contains("group contact rejects conflicts, but its analysis ran out of its budget", StringComparison.Ordinal));
     }
 
     [Fact]
