@@ -16,32 +16,22 @@ namespace Notification.Service.Tests.Sending;
 public sealed class SendsApiAccessTests(IsolatedServers servers) : IClassFixture<IsolatedServers>, IAsyncLifetime
 {
     private const string Key = "notification-test-key";
-    private WebApplication _app = null!;
+    private LoopbackWebApp _web = null!;
     private HttpClient _http = null!;
 
     public async Task InitializeAsync()
     {
-        var builder = WebApplication.CreateBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.Logging.ClearProviders();
         // Loopback reads are not opened here: this is the deployed default.
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["Admin:Keys:oncall"] = Key });
-        builder.Services.AddNotificationService(
-            new NotificationSettings(servers.RabbitMqUrl, servers.PostgresConnection, servers.SchemaName), builder.Configuration);
-        _app = builder.Build();
-        _app.UseRequestBodyLimit(_app.Configuration);
-        _app.MapNotificationEndpoints();
-        await _app.StartAsync();
-        await _app.Services.GetRequiredService<IBusControl>().WaitForHealthStatus(BusHealthStatus.Healthy, TimeSpan.FromSeconds(30));
-        _http = new HttpClient { BaseAddress = new Uri(_app.Urls.Single()) };
+        _web = await LoopbackWebApp.Start(
+            new Dictionary<string, string?> { ["Admin:Keys:oncall"] = Key },
+            builder => builder.Services.AddNotificationService(
+                new NotificationSettings(servers.RabbitMqUrl, servers.PostgresConnection, servers.SchemaName), builder.Configuration),
+            app => app.MapNotificationEndpoints());
+        await _web.App.Services.GetRequiredService<IBusControl>().WaitForHealthStatus(BusHealthStatus.Healthy, TimeSpan.FromSeconds(30));
+        _http = _web.Http;
     }
 
-    public async Task DisposeAsync()
-    {
-        _http.Dispose();
-        await _app.StopAsync();
-        await _app.DisposeAsync();
-    }
+    public async Task DisposeAsync() => await _web.DisposeAsync();
 
     [Theory]
     [InlineData("/sends")]

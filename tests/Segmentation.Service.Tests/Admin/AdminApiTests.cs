@@ -24,43 +24,36 @@ public sealed class AdminApiTests(IsolatedServers servers) : IClassFixture<Isola
     private const string Key = "test-admin-key-of-alice";
     private const string BodyLimit = "65536";
     private const long PairBudget = 5_000;
-    private WebApplication _app = null!;
+    private LoopbackWebApp _web = null!;
     private HttpClient _http = null!;
 
     public async Task InitializeAsync()
     {
-        var builder = WebApplication.CreateBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.Logging.ClearProviders();
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["Admin:Keys:alice"] = Key,
-            ["Admin:Keys:bob"] = "test-admin-key-of-bob",
-            ["Admin:OpenLoopbackReads"] = "true",
-            ["Admin:MaxRequestBodyBytes"] = BodyLimit,
-        });
-        builder.Services.AddSingleton<TimeProvider>(new FakeTimeProvider(new DateTimeOffset(2026, 11, 24, 12, 0, 0, TimeSpan.Zero)));
-        builder.Services.AddSegmentationService(
-            new SegmentationSettings(servers.RabbitMqUrl, servers.PostgresConnection, servers.SchemaName)
+        _web = await LoopbackWebApp.Start(
+            new Dictionary<string, string?>
             {
-                RulesetPath = ExampleRuleset.Path,
-                // The clock here is fake, so the time limit never runs out: the work budget bounds the analysis.
-                ConflictAnalysisMaxPairs = PairBudget,
+                ["Admin:Keys:alice"] = Key,
+                ["Admin:Keys:bob"] = "test-admin-key-of-bob",
+                ["Admin:OpenLoopbackReads"] = "true",
+                ["Admin:MaxRequestBodyBytes"] = BodyLimit,
             },
-            builder.Configuration);
-        _app = builder.Build();
-        _app.UseRequestBodyLimit(_app.Configuration);
-        _app.MapAdminApi();
-        await _app.StartAsync();
-        _http = new HttpClient { BaseAddress = new Uri(_app.Urls.Single()) };
+            builder =>
+            {
+                builder.Services.AddSingleton<TimeProvider>(new FakeTimeProvider(new DateTimeOffset(2026, 11, 24, 12, 0, 0, TimeSpan.Zero)));
+                builder.Services.AddSegmentationService(
+                    new SegmentationSettings(servers.RabbitMqUrl, servers.PostgresConnection, servers.SchemaName)
+                    {
+                        RulesetPath = ExampleRuleset.Path,
+                        // The clock here is fake, so the time limit never runs out: the work budget bounds the analysis.
+                        ConflictAnalysisMaxPairs = PairBudget,
+                    },
+                    builder.Configuration);
+            },
+            app => app.MapAdminApi());
+        _http = _web.Http;
     }
 
-    public async Task DisposeAsync()
-    {
-        _http.Dispose();
-        await _app.StopAsync();
-        await _app.DisposeAsync();
-    }
+    public async Task DisposeAsync() => await _web.DisposeAsync();
 
     [Fact]
     public async Task Writes_without_a_key_are_refused_even_from_loopback_and_reads_are_open_there()

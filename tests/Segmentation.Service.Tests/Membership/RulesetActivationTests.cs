@@ -26,21 +26,12 @@ public sealed class RulesetActivationTests(IsolatedServers servers) : IClassFixt
         await Eventually.Get(() => Profiles(service, customers), ps => ps.Count == customers.Count, "all customers stored");
         var firstVersion = (await Profiles(service, customers))[0].RulesetVersion;
 
-        string newVersion;
-        await using (var scope = service.Services.CreateAsyncScope())
-        {
-            var catalog = scope.ServiceProvider.GetRequiredService<RulesetCatalog>();
-            var (stored, errors) = await catalog.Upload("""
-                segments:
-                  any_buyer:
-                    channel: email
-                    when: count(Purchased) >= 1
-                """, "any-buyer.yaml", "test", default);
-            Assert.Empty(errors);
-            newVersion = stored!.Id;
-            await catalog.Activate(newVersion, "test", default);
-        }
-        await service.Services.GetRequiredService<RulesetWatcher>().LoadActive(default);
+        var newVersion = await UploadAndActivate(service, """
+            segments:
+              any_buyer:
+                channel: email
+                when: count(Purchased) >= 1
+            """);
         time.Advance(TimeSpan.FromSeconds(1)); // the sweeper's next tick
 
         var profiles = await Eventually.Get(() => Profiles(service, customers),
@@ -71,20 +62,11 @@ public sealed class RulesetActivationTests(IsolatedServers servers) : IClassFixt
         // The example ruleset reads no page views: the profiles keep only their count, first and last.
         Assert.All(await Profiles(service, customers), p => Assert.False(p.State.EventsByType.TryGetValue("PageViewed", out var views) && views.Count > 0));
 
-        string newVersion;
-        await using (var scope = service.Services.CreateAsyncScope())
-        {
-            var catalog = scope.ServiceProvider.GetRequiredService<RulesetCatalog>();
-            var (stored, errors) = await catalog.Upload("""
-                segments:
-                  pricing_fan:
-                    when: count(PageViewed where path == "/pricing", 30d) >= 2
-                """, "pricing.yaml", "test", default);
-            Assert.Empty(errors);
-            newVersion = stored!.Id;
-            await catalog.Activate(newVersion, "test", default);
-        }
-        await service.Services.GetRequiredService<RulesetWatcher>().LoadActive(default);
+        var newVersion = await UploadAndActivate(service, """
+            segments:
+              pricing_fan:
+                when: count(PageViewed where path == "/pricing", 30d) >= 2
+            """);
         // Ingestion during the re-evaluation refolds the customer it touches in the same way.
         await upstream.Publish(new CustomerEvent(Guid.NewGuid(), customers[0], "Purchased", Now, new Dictionary<string, object?> { ["amount"] = 5 }));
         time.Advance(TimeSpan.FromSeconds(1));
@@ -137,6 +119,23 @@ public sealed class RulesetActivationTests(IsolatedServers servers) : IClassFixt
         Assert.Null(stored);
         var error = Assert.Single(errors);
         Assert.Contains("group contact rejects conflicts: big and small", error, StringComparison.Ordinal);
+    }
+
+    /// <summary>Uploads and activates a version as an operator would, has this instance load it now, and returns it.</summary>
+    private static async Task<string> UploadAndActivate(ServiceUnderTest service, string yaml)
+    {
+        string version;
+        await using (var scope = service.Services.CreateAsyncScope())
+        {
+            var catalog = scope.ServiceProvider.GetRequiredService<RulesetCatalog>();
+            var (stored, errors) = await catalog.Upload(yaml, "activated.yaml", "test", default);
+            Assert.Empty(errors);
+            version = stored!.Id;
+            await catalog.Activate(version, "test", default);
+        }
+
+        await service.Services.GetRequiredService<RulesetWatcher>().LoadActive(default);
+        return version;
     }
 
     private static async Task<IReadOnlyList<CustomerProfile>> Profiles(ServiceUnderTest service, IReadOnlyList<string> customers)
