@@ -40,8 +40,8 @@ start_service() { # name url dll [args...]
   local name=$1 url=$2 dll=$3; shift 3
   dotnet "$dll" --urls "$url" "$@" >"$run_dir/$name.log" 2>&1 &
   pids+=("$!")
-  for _ in $(seq 1 60); do curl -fs "$url/health" >/dev/null 2>&1 && break; sleep 1; done
-  curl -fs "$url/health" >/dev/null || { echo "$name did not start; see $run_dir/$name.log"; exit 1; }
+  for _ in $(seq 1 60); do curl -fs "$url/health/ready" >/dev/null 2>&1 && break; sleep 1; done
+  curl -fs "$url/health/ready" >/dev/null || { echo "$name did not start; see $run_dir/$name.log"; exit 1; }
   echo "$name up on $url (log: $run_dir/$name.log)"
 }
 # The example ruleset is activated at the first start; a version activated later through the API wins.

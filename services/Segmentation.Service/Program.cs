@@ -8,7 +8,7 @@ builder.Services.AddSegmentationService(SegmentationSettings.FromConfiguration(b
 var app = builder.Build();
 app.UseRequestBodyLimit(app.Configuration);
 app.MapAdminApi();
-app.MapGet("/health", () => Results.Ok("healthy"));
+app.MapHealthEndpoints();
 app.MapTelemetryEndpoints();
 app.Run();
 

@@ -1,7 +1,6 @@
 using MassTransit;
 using SegmentationEvents.ServiceDefaults;
 using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Notification.Service.Sending;
 
 namespace Notification.Service.Hosting;
@@ -30,11 +29,11 @@ public static class NotificationServiceRegistration
         // Registered before MassTransit's hosted service, so the tables exist before the first message.
         services.AddHostedService<NotificationSchemaInitializer>();
 
-        services.AddHealthChecks().AddCheck<PostgresHealthCheck>("postgres", tags: ["ready"]);
+        services.AddHealthChecks().AddPostgresReadiness(sp => sp.GetRequiredService<NotificationDatabase>().DataSource);
 
         services.AddMassTransit(bus =>
         {
-            bus.ApplyUsageTelemetrySetting(configuration);
+            bus.ApplyServiceDefaults(configuration);
             bus.AddConsumer<SegmentEnteredConsumer, SegmentEnteredConsumerDefinition>();
             bus.UsingRabbitMq((context, rabbit) =>
             {
@@ -46,22 +45,5 @@ public static class NotificationServiceRegistration
         services.AddServiceTelemetry(configuration ?? new ConfigurationBuilder().Build(), "notification-service",
             [NotificationMetrics.MeterName], [NotificationMetrics.MeterName]);
         return services;
-    }
-}
-
-internal sealed class PostgresHealthCheck(NotificationDatabase database) : IHealthCheck
-{
-    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
-    {
-        try
-        {
-            await using var command = database.DataSource.CreateCommand("SELECT 1");
-            await command.ExecuteScalarAsync(cancellationToken);
-            return HealthCheckResult.Healthy();
-        }
-        catch (Exception e) when (e is Npgsql.NpgsqlException or TimeoutException)
-        {
-            return HealthCheckResult.Unhealthy("PostgreSQL does not answer", e);
-        }
     }
 }

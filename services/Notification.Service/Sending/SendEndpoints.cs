@@ -4,7 +4,7 @@ namespace Notification.Service.Sending;
 
 public static class SendEndpoints
 {
-    /// <summary><c>GET /sends?customerId=</c> and <c>GET /sends/summary</c> behind <see cref="AdminAccess"/>; <c>GET /health</c> open.</summary>
+    /// <summary><c>GET /sends?customerId=</c> and <c>GET /sends/summary</c> behind <see cref="AdminAccess"/>; the health endpoints open.</summary>
     public static IEndpointRouteBuilder MapNotificationEndpoints(this IEndpointRouteBuilder app)
     {
         var sends = app.MapGroup("/sends").AddEndpointFilter(app.ServiceProvider.GetRequiredService<AdminAccess>().Filter);
@@ -16,7 +16,7 @@ public static class SendEndpoints
             }));
         sends.MapGet("/summary", async (SendLedger ledger, CancellationToken cancellationToken) =>
             Results.Ok(await ledger.Summary(cancellationToken)));
-        app.MapHealthChecks("/health");
+        app.MapHealthEndpoints();
         return app;
     }
 }

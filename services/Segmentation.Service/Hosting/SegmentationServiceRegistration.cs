@@ -43,6 +43,9 @@ public static class SegmentationServiceRegistration
         services.AddSingleton<ActiveRuleset>();
         services.AddSingleton<RulesetWatcher>();
         services.AddHostedService(sp => sp.GetRequiredService<RulesetWatcher>());
+        services.AddHealthChecks()
+            .AddPostgresReadiness(sp => sp.GetRequiredService<Npgsql.NpgsqlDataSource>())
+            .AddCheck<RelayHealthCheck>("relay", tags: [HealthEndpoints.ReadyTag]);
         services.AddSingleton<DueCustomerSweeper>();
         services.AddHostedService(sp => sp.GetRequiredService<DueCustomerSweeper>());
 
@@ -76,7 +79,7 @@ public static class SegmentationServiceRegistration
 
         services.AddMassTransit(bus =>
         {
-            bus.ApplyUsageTelemetrySetting(configuration);
+            bus.ApplyServiceDefaults(configuration);
             bus.AddConsumer<CustomerEventConsumer>();
             bus.AddConsumer<RawCustomerEventConsumer>();
             bus.UsingRabbitMq((context, rabbit) =>

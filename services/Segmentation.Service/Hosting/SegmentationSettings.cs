@@ -21,6 +21,9 @@ public sealed record SegmentationSettings(Uri RabbitMqUrl, string PostgresConnec
     /// <summary>Pairs one conflict analysis may analyse (a work budget, the same on every machine); null: no limit but the time.</summary>
     public long? ConflictAnalysisMaxPairs { get; init; }
 
+    /// <summary>Events the relay may be behind the log's last event before readiness (<c>/health/ready</c>) fails.</summary>
+    public long RelayLagThreshold { get; init; } = 5_000;
+
     /// <summary>Whether this process publishes committed segment events (the relay runs on one instance at a time).</summary>
     public bool RunRelay { get; init; } = true;
 
@@ -41,6 +44,7 @@ public sealed record SegmentationSettings(Uri RabbitMqUrl, string PostgresConnec
             SweepInterval = section.GetValue("SweepInterval", defaults.SweepInterval),
             SweepBatchSize = section.GetValue("SweepBatchSize", defaults.SweepBatchSize),
             RunRelay = section.GetValue("RunRelay", defaults.RunRelay),
+            RelayLagThreshold = section.GetValue("RelayLagThreshold", defaults.RelayLagThreshold),
             ConflictAnalysisTimeLimit = section.GetValue("ConflictAnalysisTimeLimit", defaults.ConflictAnalysisTimeLimit),
             ConflictAnalysisMaxPairs = section.GetValue<long?>("ConflictAnalysisMaxPairs"),
         };

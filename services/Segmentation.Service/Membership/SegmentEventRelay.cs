@@ -23,6 +23,8 @@ public sealed class SegmentEventRelay : SubscriptionBase
     /// </summary>
     private static readonly TimeProvider WallClock = TimeProvider.System;
 
+    public const string SubscriptionName = "segment-event-relay";
+
     private readonly IBus _bus;
     private readonly SegmentationMetrics _metrics;
 
@@ -30,7 +32,7 @@ public sealed class SegmentEventRelay : SubscriptionBase
     {
         _bus = bus;
         _metrics = metrics;
-        Name = "segment-event-relay";
+        Name = SubscriptionName;
         IncludeType<CustomerEnteredSegment>();
         IncludeType<CustomerExitedSegment>();
         Options.BatchSize = 500;

@@ -48,5 +48,5 @@ public sealed class SendsApiAccessTests(IsolatedServers servers) : IClassFixture
 
     [Fact]
     public async Task Health_stays_open_for_probes() =>
-        Assert.Equal(HttpStatusCode.OK, (await _http.GetAsync(new Uri("/health", UriKind.Relative))).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await _http.GetAsync(new Uri(HealthEndpoints.ReadyPath, UriKind.Relative))).StatusCode);
 }
