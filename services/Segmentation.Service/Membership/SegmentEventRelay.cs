@@ -41,7 +41,14 @@ public sealed class SegmentEventRelay : SubscriptionBase
     public override async Task<IChangeListener> ProcessEventsAsync(
         EventRange page, ISubscriptionController controller, IDocumentOperations operations, CancellationToken cancellationToken)
     {
-        await Task.WhenAll(page.Events.Select(e => Publish(e, cancellationToken)));
+        // One customer's entries and exits go out in log order (each publish confirmed before the next); customers in parallel.
+        await Task.WhenAll(page.Events.GroupBy(e => e.StreamKey).Select(async customer =>
+        {
+            foreach (var stored in customer)
+            {
+                await Publish(stored, cancellationToken);
+            }
+        }));
         return NullChangeListener.Instance;
     }
 
