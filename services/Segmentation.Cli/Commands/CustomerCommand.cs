@@ -1,13 +1,33 @@
 using System.CommandLine;
 using System.Net;
 using System.Text.Json;
+using Segmentation.Rules.Membership;
 
 namespace Segmentation.Cli.Commands;
 
-/// <summary>Prints what the live service knows of one customer (GET /customers/{id} of the admin API).</summary>
+/// <summary>
+/// What the live service knows of one customer, from its admin API: <c>segctl customer</c> (GET /customers/{id}) and
+/// <c>segctl explain</c> (GET /customers/{id}/explain, every condition's value under the active ruleset now).
+/// </summary>
 internal static class CustomerCommand
 {
-    public static Command Create()
+    public static Command Create() => Build(
+        "customer", "show a customer's profile, held segments (since, ruleset version) and blocked segments",
+        [], (id, _) => $"customers/{Uri.EscapeDataString(id)}", Print);
+
+    public static Command CreateExplain()
+    {
+        var segment = new Option<string?>("--segment") { Description = "explain this segment only" };
+        return Build(
+            "explain", "explain, live, why a customer is or is not in each segment: every sub-expression's value, holder, cooldown, next change",
+            [segment],
+            (id, parse) => $"customers/{Uri.EscapeDataString(id)}/explain"
+                + (parse.GetValue(segment) is { } name ? $"?segment={Uri.EscapeDataString(name)}" : string.Empty),
+            PrintExplanation);
+    }
+
+    private static Command Build(
+        string name, string description, Option[] extra, Func<string, ParseResult, string> path, Action<JsonElement, TextWriter> print)
     {
         var customerId = new Argument<string>("customer-id") { Description = "the customer's id" };
         var service = new Option<string>("--service")
@@ -17,14 +37,12 @@ internal static class CustomerCommand
         };
         var apiKey = new Option<string?>("--api-key")
         {
-            Description = "admin API key, needed unless the service runs on this machine (default: $SEGMENTATION_API_KEY)",
+            Description = "admin API key, needed unless the service opens reads to this machine (default: $SEGMENTATION_API_KEY)",
             DefaultValueFactory = _ => Environment.GetEnvironmentVariable("SEGMENTATION_API_KEY"),
         };
         var json = new Option<bool>("--json") { Description = "print the raw JSON" };
-        var command = new Command("customer", "show a customer's profile, held segments (since, ruleset version) and blocked segments")
-        {
-            customerId, service, apiKey, json,
-        };
+        var command = new Command(name, description) { customerId, service, apiKey, json };
+        foreach (var option in extra) command.Options.Add(option);
         command.SetAction(async (parse, cancellationToken) =>
         {
             var output = parse.InvocationConfiguration.Output;
@@ -41,7 +59,7 @@ internal static class CustomerCommand
             HttpResponseMessage response;
             try
             {
-                response = await http.GetAsync(new Uri($"customers/{Uri.EscapeDataString(id)}", UriKind.Relative), cancellationToken);
+                response = await http.GetAsync(new Uri(path(id, parse), UriKind.Relative), cancellationToken);
             }
             catch (HttpRequestException exception)
             {
@@ -52,7 +70,7 @@ internal static class CustomerCommand
             var body = await response.Content.ReadAsStringAsync(cancellationToken);
             if (response.StatusCode == HttpStatusCode.NotFound)
             {
-                error.WriteLine($"segctl: no customer '{id}'");
+                error.WriteLine($"segctl: {Text(JsonDocument.Parse(body).RootElement, "error")}");
                 return 1;
             }
 
@@ -68,11 +86,24 @@ internal static class CustomerCommand
                 return 0;
             }
 
-            Print(JsonDocument.Parse(body).RootElement, output);
+            print(JsonDocument.Parse(body).RootElement, output);
             return 0;
         });
         return command;
     }
+
+    private static void PrintExplanation(JsonElement explanation, TextWriter output)
+    {
+        output.WriteLine($"customer {explanation.GetProperty("customerId").GetString()} at {explanation.GetProperty("at")}" +
+            $"  (ruleset {Text(explanation, "rulesetVersion")}, next check {Text(explanation, "nextCheckAt")})");
+        foreach (var segment in explanation.GetProperty("segments").EnumerateArray())
+        {
+            output.Write(segment.GetProperty("explanation").Deserialize<SegmentExplanation>(JsonOptions)!.Render());
+            output.WriteLine($"  next change without a new event: {Text(segment, "nextChangeAt")}");
+        }
+    }
+
+    private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web);
 
     private static void Print(JsonElement customer, TextWriter output)
     {

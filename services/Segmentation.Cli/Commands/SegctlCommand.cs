@@ -13,6 +13,7 @@ public static class SegctlCommand
         root.Subcommands.Add(ConflictsCommand.Create());
         root.Subcommands.Add(PublishCommand.Create());
         root.Subcommands.Add(CustomerCommand.Create());
+        root.Subcommands.Add(CustomerCommand.CreateExplain());
         root.Subcommands.Add(SimulateCommand.Create());
         return root;
     }

@@ -10,6 +10,7 @@ public static class AdminApi
         var access = app.ServiceProvider.GetRequiredService<AdminAccess>();
         var admin = app.MapGroup("").AddEndpointFilter(access.Filter);
         admin.MapCustomerEndpoints();
+        admin.MapCustomerExplanation();
         admin.MapRulesetEndpoints();
         admin.MapSimulationEndpoints();
         return admin;

@@ -1,8 +1,6 @@
 using Marten;
-using Segmentation.Rules.Evaluation;
 using Segmentation.Rules.Rulesets;
 using Segmentation.Rules.Simulation;
-using Segmentation.Service.Ingestion;
 using Segmentation.Service.Profiles;
 using Segmentation.Service.Rules;
 
@@ -36,11 +34,9 @@ public static class SimulationEndpoints
         IQuerySession session, Ruleset candidate, Ruleset? baseline, DateTimeOffset now, CancellationToken cancellationToken)
     {
         var profiles = QueryableExtensions.ToAsyncEnumerable(session.Query<CustomerProfile>(), cancellationToken).Select(p => p.State);
-        return RulesetSimulation.Simulate(candidate, baseline, new SnapshotScope(profiles, now, HistoryOf), cancellationToken: cancellationToken);
-
         // A candidate that reads more than the profiles keep sees each such customer's whole stream.
-        async Task<IReadOnlyList<CustomerEvent>> HistoryOf(string customerId, CancellationToken ct) =>
-            [.. (await session.Events.FetchStreamAsync(customerId, token: ct)).Select(e => e.Data).OfType<CustomerEventRecorded>().Select(e => e.ToRuleEvent())];
+        return RulesetSimulation.Simulate(candidate, baseline,
+            new SnapshotScope(profiles, now, (customerId, ct) => CustomerStreams.Of(session, customerId, ct)), cancellationToken: cancellationToken);
     }
 
     /// <summary>The ruleset in use, or none before the first activation.</summary>

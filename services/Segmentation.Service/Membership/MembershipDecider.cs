@@ -97,19 +97,17 @@ public sealed class MembershipDecider(
         return true;
     }
 
-    /// <summary>
-    /// A copy of the profile's state that keeps what the ruleset reads: as stored, or refolded from every event in the
-    /// customer's stream when the ruleset reads more than the profile keeps (a longer window, another type or property).
-    /// </summary>
+    /// <summary>A copy of the profile's state that keeps what the ruleset reads, refolded from the stream when it must be.</summary>
     private async Task<CustomerState> Covered(CustomerProfile profile, LoadedRuleset current, CancellationToken cancellationToken)
     {
-        if (current.Engine.Covers(profile.State)) return profile.State.Clone();
+        var (state, refoldedFrom) = await CustomerStreams.CoveredState(session, profile, current.Engine, cancellationToken);
+        if (refoldedFrom is { } events)
+        {
+            metrics.ProfileRefolded(events);
+            logger.LogDebug("Customer {CustomerId}: profile refolded from {Events} events for ruleset {Version}", profile.Id, events, current.Version);
+        }
 
-        var stream = await session.Events.FetchStreamAsync(profile.Id, token: cancellationToken);
-        var history = stream.Select(e => e.Data).OfType<CustomerEventRecorded>().Select(e => e.ToRuleEvent()).ToList();
-        metrics.ProfileRefolded(history.Count);
-        logger.LogDebug("Customer {CustomerId}: profile refolded from {Events} events for ruleset {Version}", profile.Id, history.Count, current.Version);
-        return current.Engine.Rebuild(profile.State, history);
+        return state;
     }
 
     /// <summary>

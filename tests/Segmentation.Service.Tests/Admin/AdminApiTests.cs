@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using MassTransit;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;
@@ -11,6 +12,7 @@ using Microsoft.Extensions.Time.Testing;
 using Segmentation.Service.Admin;
 using Segmentation.Service.Hosting;
 using Segmentation.Service.Tests.Infrastructure;
+using SegmentationEvents.Contracts;
 using SegmentationEvents.ServiceDefaults;
 
 namespace Segmentation.Service.Tests.Admin;
@@ -50,6 +52,8 @@ public sealed class AdminApiTests(IsolatedServers servers) : IClassFixture<Isola
                     builder.Configuration);
             },
             app => app.MapAdminApi());
+        // Published events reach the service only once its queues are bound.
+        await _web.App.Services.GetRequiredService<IBusControl>().WaitForHealthStatus(BusHealthStatus.Healthy, TimeSpan.FromSeconds(30));
         _http = _web.Http;
     }
 
@@ -183,6 +187,59 @@ public sealed class AdminApiTests(IsolatedServers servers) : IClassFixture<Isola
         Assert.Contains((await Json(refused)).GetProperty("errors").EnumerateArray(),
             e => e.GetString()!.Contains("group contact rejects conflicts, but its analysis ran out of its budget", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public async Task Explain_shows_every_condition_now_with_holder_blocks_and_next_change_and_segctl_prints_it()
+    {
+        var now = new DateTimeOffset(2026, 11, 24, 12, 0, 0, TimeSpan.Zero);
+        var customer = $"explained-{Guid.NewGuid():N}";
+        await using (var upstream = await UpstreamPublisher.Connect(servers))
+        {
+            // In either order: the purchase makes big_spender and win_back qualify, and big_spender wins the slot.
+            await upstream.Publish(new OrderPurchased(Guid.NewGuid(), customer, now.AddDays(-70), "o-1", 600m, "EUR"));
+            await upstream.Publish(new CustomerSignedUp(Guid.NewGuid(), customer, now.AddDays(-5)));
+        }
+
+        var explained = await Eventually.Get(
+            async () => await Json(await Send(HttpMethod.Get, $"/customers/{customer}/explain", null)),
+            e => e.TryGetProperty("segments", out var segments) && Segment(segments, "big_spender").GetProperty("heldSince").ValueKind != JsonValueKind.Null
+                && Segment(segments, "win_back").GetProperty("blocked").ValueKind != JsonValueKind.Null
+                && Segment(segments, "welcome_day_3").GetProperty("explanation").GetProperty("condition").ToString().Contains("2026-11-19", StringComparison.Ordinal),
+            "big_spender held, win_back blocked, the signup recorded");
+        var segments = explained.GetProperty("segments");
+        Assert.Equal(5, segments.GetArrayLength());
+        var bigSpender = Segment(segments, "big_spender");
+        Assert.True(bigSpender.GetProperty("explanation").GetProperty("conditionHolds").GetBoolean());
+        // The purchase leaves the 90-day window 90 days after it happened.
+        Assert.Equal(now.AddDays(20), bigSpender.GetProperty("nextChangeAt").GetDateTimeOffset());
+        Assert.Equal("big_spender", Segment(segments, "win_back").GetProperty("blocked").GetProperty("heldBy").GetString());
+        // welcome_day_3 fails on the one condition that is not met: no opt-in was ever given.
+        var welcome = Segment(segments, "welcome_day_3").GetProperty("explanation");
+        Assert.Equal((false, "out"), (welcome.GetProperty("conditionHolds").GetBoolean(), welcome.GetProperty("outcome").GetString()));
+        var optIn = welcome.GetProperty("condition").GetProperty("parts")[1];
+        Assert.Equal(("email_opt_in", "null"), (optIn.GetProperty("expression").GetString(), optIn.GetProperty("value").GetString()));
+        var vip = Segment(segments, "vip").GetProperty("explanation");
+        Assert.False(vip.GetProperty("conditionHolds").GetBoolean());
+        var sum = vip.GetProperty("condition").GetProperty("parts")[0].GetProperty("parts")[0];
+        Assert.Equal(("sum(Purchased.amount, 365d)", "600"), (sum.GetProperty("expression").GetString(), sum.GetProperty("value").GetString()));
+
+        var one = await Json(await Send(HttpMethod.Get, $"/customers/{customer}/explain?segment=vip", null));
+        Assert.Equal("vip", Assert.Single(one.GetProperty("segments").EnumerateArray()).GetProperty("explanation").GetProperty("segment").GetString());
+        Assert.Equal(HttpStatusCode.NotFound, (await Send(HttpMethod.Get, $"/customers/{customer}/explain?segment=nope", null)).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await Send(HttpMethod.Get, "/customers/nobody/explain", null)).StatusCode);
+
+        var output = new StringWriter();
+        var exit = await Segmentation.Cli.Commands.SegctlCommand.Create()
+            .Parse(["explain", customer, "--service", _http.BaseAddress!.ToString(), "--api-key", Key])
+            .InvokeAsync(new System.CommandLine.InvocationConfiguration { Output = output, Error = output });
+        Assert.True(exit == 0, output.ToString());
+        Assert.Contains("big_spender [contact]: in (since", output.ToString(), StringComparison.Ordinal);
+        Assert.Contains("    sum(Purchased.amount, 365d)  =>  600", output.ToString(), StringComparison.Ordinal);
+        Assert.Contains("win_back [contact]: blocked: held by big_spender", output.ToString(), StringComparison.Ordinal);
+    }
+
+    private static JsonElement Segment(JsonElement segments, string name) =>
+        segments.EnumerateArray().Single(s => s.GetProperty("explanation").GetProperty("segment").GetString() == name);
 
     [Fact]
     public async Task An_unknown_customer_is_a_404_with_a_message()
