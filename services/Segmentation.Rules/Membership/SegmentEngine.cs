@@ -28,7 +28,7 @@ public sealed class SegmentEngine
     /// what the dependency index saves.
     /// </param>
     /// <param name="boundedState">
-    /// When true (the default) a new customer's state keeps only what the ruleset reads (<see cref="Retention"/>); when
+    /// When true (the default) a new customer's state keeps only what the ruleset reads (<see cref="RetentionSpec"/>); when
     /// false it keeps every event. The outcome is identical; used to check exactly that.
     /// </param>
     public SegmentEngine(Ruleset ruleset, bool incremental = true, bool boundedState = true)
@@ -76,9 +76,6 @@ public sealed class SegmentEngine
     }
 
     public Ruleset Ruleset { get; }
-
-    /// <summary>What this ruleset reads of a customer's history: what a state must keep for it.</summary>
-    public RetentionSpec Retention => retention.Spec;
 
     /// <summary>
     /// True when <paramref name="state"/> keeps at least what this ruleset reads (or keeps everything). A state that keeps
