@@ -1,6 +1,6 @@
 using Marten;
-using Npgsql;
-using Segmentation.Service.Hosting;
+using Segmentation.Service.Ingestion;
+using Segmentation.Service.Membership;
 using Segmentation.Service.Profiles;
 
 namespace Segmentation.Service.Admin;
@@ -18,30 +18,23 @@ public static class CustomerEndpoints
             Results.Ok(await session.Query<CustomerProfile>().OrderBy(p => p.Id).Take(Math.Clamp(take, 1, 1000))
                 .Select(p => p.Id).ToListAsync(ct)));
 
-        app.MapGet("/stats", async (NpgsqlDataSource database, SegmentationSettings settings, CancellationToken ct) =>
+        app.MapGet("/stats", async (IQuerySession session, CancellationToken ct) =>
         {
-            var schema = settings.SchemaName;
-            await using var customers = database.CreateCommand($"SELECT count(*) FROM {schema}.mt_doc_customerprofile");
-            await using var events = database.CreateCommand(
-                $"SELECT count(*) FROM {schema}.mt_events WHERE type = 'customer_event_recorded'");
-            await using var memberships = database.CreateCommand($"""
-                SELECT data->>'Segment', count(*) FILTER (WHERE type = 'customer_entered_segment'),
-                       count(*) FILTER (WHERE type = 'customer_exited_segment')
-                FROM {schema}.mt_events
-                WHERE type IN ('customer_entered_segment', 'customer_exited_segment')
-                GROUP BY 1 ORDER BY 1
-                """);
-            var segments = new List<object>();
-            await using (var reader = await memberships.ExecuteReaderAsync(ct))
-            {
-                while (await reader.ReadAsync(ct))
-                    segments.Add(new { segment = reader.GetString(0), entered = reader.GetInt64(1), exited = reader.GetInt64(2) });
-            }
+            var entered = await session.Events.QueryRawEventDataOnly<CustomerEnteredSegment>()
+                .GroupBy(e => e.Segment).Select(g => new SegmentCount(g.Key, g.Count())).ToListAsync(ct);
+            var exited = await session.Events.QueryRawEventDataOnly<CustomerExitedSegment>()
+                .GroupBy(e => e.Segment).Select(g => new SegmentCount(g.Key, g.Count())).ToListAsync(ct);
+            var exits = exited.ToDictionary(e => e.Segment, e => e.Count, StringComparer.Ordinal);
             return Results.Ok(new
             {
-                customers = (long)(await customers.ExecuteScalarAsync(ct))!,
-                events = (long)(await events.ExecuteScalarAsync(ct))!,
-                segments,
+                customers = await session.Query<CustomerProfile>().CountAsync(ct),
+                events = await session.Events.QueryRawEventDataOnly<CustomerEventRecorded>().CountAsync(ct),
+                segments = entered.Select(e => e.Segment).Union(exits.Keys).Order(StringComparer.Ordinal).Select(segment => new
+                {
+                    segment,
+                    entered = entered.FirstOrDefault(e => e.Segment == segment)?.Count ?? 0,
+                    exited = exits.GetValueOrDefault(segment),
+                }),
             });
         });
         return app;
@@ -67,3 +60,5 @@ public sealed record CustomerView(
         profile.RulesetVersion,
         profile.NextCheckAt);
 }
+
+internal sealed record SegmentCount(string Segment, int Count);

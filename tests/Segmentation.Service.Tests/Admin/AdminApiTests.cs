@@ -236,6 +236,12 @@ public sealed class AdminApiTests(IsolatedServers servers) : IClassFixture<Isola
         Assert.Contains("big_spender [contact]: in (since", output.ToString(), StringComparison.Ordinal);
         Assert.Contains("    sum(Purchased.amount, 365d)  =>  600", output.ToString(), StringComparison.Ordinal);
         Assert.Contains("win_back [contact]: blocked: held by big_spender", output.ToString(), StringComparison.Ordinal);
+
+        // The totals come from the event log through Marten's queries: this customer's events and entry are in them.
+        var stats = await Json(await Send(HttpMethod.Get, "/stats", null));
+        Assert.True(stats.GetProperty("customers").GetInt64() >= 1 && stats.GetProperty("events").GetInt64() >= 2, stats.ToString());
+        Assert.Contains(stats.GetProperty("segments").EnumerateArray(),
+            s => s.GetProperty("segment").GetString() == "big_spender" && s.GetProperty("entered").GetInt64() >= 1);
     }
 
     private static JsonElement Segment(JsonElement segments, string name) =>
