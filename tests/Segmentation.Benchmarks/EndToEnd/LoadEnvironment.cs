@@ -48,11 +48,12 @@ internal sealed class LoadEnvironment : IAsyncDisposable
     public SegmentationSettings ServiceSettings(string rulesetPath) =>
         new(RabbitMqUrl, PostgresConnection, Name) { RulesetPath = rulesetPath };
 
-    /// <summary>One segmentation service instance in this process, started and connected to the bus.</summary>
-    public async Task<IHost> StartService(string rulesetPath)
+    /// <summary>One segmentation service instance in this process, started and connected to the bus; on <paramref name="clock"/> if given.</summary>
+    public async Task<IHost> StartService(string rulesetPath, TimeProvider? clock = null)
     {
         var builder = Host.CreateApplicationBuilder();
         builder.Logging.ClearProviders();
+        if (clock is not null) builder.Services.AddSingleton(clock);
         builder.Services.AddSegmentationService(ServiceSettings(rulesetPath), builder.Configuration);
         var host = builder.Build();
         await host.StartAsync();
