@@ -56,6 +56,14 @@ internal sealed class DifferenceBounds<T> where T : struct, INumber<T>
 
     public DifferenceBounds<T> Clone() => new(this);
 
+    /// <summary>Makes this matrix, of the same size, a copy of <paramref name="other"/>.</summary>
+    public void CopyFrom(DifferenceBounds<T> other)
+    {
+        other.values.CopyTo(values, 0);
+        other.kinds.CopyTo(kinds, 0);
+        Consistent = other.Consistent;
+    }
+
     /// <summary>The tightest known bound on <c>x_i - x_j</c>; null when unbounded.</summary>
     public Bound<T>? Upper(int i, int j) => At((i * nodes) + j);
 
