@@ -187,21 +187,23 @@ internal sealed class CubeSolver
     }
 
     /// <summary>
-    /// Solves the conjunction of the atoms; the result is <see cref="Satisfiable"/> or says why not. With
-    /// <paramref name="setUps"/>, a solver already set up for the same variables is copied rather than set up again, into
-    /// the one solver the set-ups keep for those variables: it stays valid until the next call with the same set-ups and
-    /// variables.
+    /// Solves the conjunction of the atoms of <paramref name="cubes"/>, in order; the result is <see cref="Satisfiable"/>
+    /// or says why not. With <paramref name="setUps"/>, a solver already set up for the same variables is copied rather
+    /// than set up again, into the one solver the set-ups keep for those variables: it stays valid until the next call
+    /// with the same set-ups and variables.
     /// </summary>
-    public static CubeSolver Solve(IReadOnlyList<Atom> atoms, SetUps? setUps = null)
+    public static CubeSolver Solve(IReadOnlyList<IReadOnlyList<Atom>> cubes, SetUps? setUps = null)
     {
-        var variables = VariablesOf(atoms);
-        var solver = setUps is null ? new CubeSolver(variables) : setUps.For(variables);
-        foreach (var atom in atoms)
+        var solver = setUps is null ? new CubeSolver(cubes.SelectMany(VariablesOf)) : setUps.For(cubes);
+        foreach (var cube in cubes)
         {
-            solver.Apply(atom);
-            if (!solver.Satisfiable)
+            foreach (var atom in cube)
             {
-                return solver;
+                solver.Apply(atom);
+                if (!solver.Satisfiable)
+                {
+                    return solver;
+                }
             }
         }
 
@@ -213,63 +215,70 @@ internal sealed class CubeSolver
     /// Solvers set up (nodes, indexes and the static relations between them) for a sequence of variables, which is all the
     /// set-up depends on, in the order the atoms name them. Not thread-safe.
     /// </summary>
+    /// <remarks>
+    /// Cubes (the alternatives of normal forms, which live as long as the analysis) are known by reference: each is
+    /// numbered once by the sequence of variables its atoms name, and a sequence of cubes by the numbers of its cubes, so
+    /// finding the set-up of a pair of cubes hashes two numbers rather than their variables.
+    /// </remarks>
     internal sealed class SetUps
     {
-        private readonly Dictionary<SequenceKey<Variable>, (CubeSolver SetUp, CubeSolver Working)> solvers = [];
+        private readonly Dictionary<IReadOnlyList<Atom>, int> cubeSequences = new(ReferenceEqualityComparer.Instance);
+        private readonly Dictionary<SequenceKey<Variable>, int> sequences = [];
+        private readonly Dictionary<(int Before, int Cube), int> joined = [];
+        private readonly Dictionary<int, (CubeSolver SetUp, CubeSolver Working)> solvers = [];
 
-        /// <summary>The working solver for the variables, reset to their set-up.</summary>
-        public CubeSolver For(Variable[] variables)
+        /// <summary>The working solver for the variables of the cubes, reset to their set-up.</summary>
+        public CubeSolver For(IReadOnlyList<IReadOnlyList<Atom>> cubes)
         {
-            var key = new SequenceKey<Variable>(variables);
-            if (!solvers.TryGetValue(key, out var solver))
+            var sequence = -1;
+            foreach (var cube in cubes)
             {
-                var setUp = new CubeSolver(variables);
+                var key = (sequence, SequenceOf(cube));
+                if (!joined.TryGetValue(key, out sequence))
+                {
+                    sequence = joined.Count;
+                    joined.Add(key, sequence);
+                }
+            }
+
+            if (!solvers.TryGetValue(sequence, out var solver))
+            {
+                var setUp = new CubeSolver(cubes.SelectMany(VariablesOf));
                 solver = (setUp, setUp.Clone());
-                solvers.Add(key, solver);
+                solvers.Add(sequence, solver);
             }
 
             solver.Working.CopyFrom(solver.SetUp);
             return solver.Working;
         }
+
+        private int SequenceOf(IReadOnlyList<Atom> cube)
+        {
+            if (!cubeSequences.TryGetValue(cube, out var id))
+            {
+                var key = new SequenceKey<Variable>([.. VariablesOf(cube)]);
+                if (!sequences.TryGetValue(key, out id))
+                {
+                    id = sequences.Count;
+                    sequences.Add(key, id);
+                }
+
+                cubeSequences.Add(cube, id);
+            }
+
+            return id;
+        }
     }
 
-    private static Variable[] VariablesOf(IReadOnlyList<Atom> atoms)
+    private static IEnumerable<Variable> VariablesOf(IReadOnlyList<Atom> cube) => cube.SelectMany(atom => atom switch
     {
-        var variables = new List<Variable>(atoms.Count * 2);
-        foreach (var atom in atoms)
-        {
-            switch (atom)
-            {
-                case NullAtom n:
-                    variables.Add(n.Variable);
-                    break;
-                case NumberDifferenceAtom d:
-                    AddIfAny(d.X);
-                    AddIfAny(d.Y);
-                    break;
-                case TimeDifferenceAtom t:
-                    AddIfAny(t.X);
-                    AddIfAny(t.Y);
-                    break;
-                case TextAtom t:
-                    variables.Add(t.Variable);
-                    break;
-                case BoolAtom b:
-                    variables.Add(b.Variable);
-                    break;
-            }
-        }
-
-        return [.. variables];
-
-        void AddIfAny(Variable? variable)
-        {
-            if (variable is not null)
-            {
-                variables.Add(variable);
-            }
-        }
-    }
+        NullAtom n => [n.Variable],
+        NumberDifferenceAtom d => new[] { d.X, d.Y }.OfType<Variable>(),
+        TimeDifferenceAtom t => new[] { t.X, t.Y }.OfType<Variable>(),
+        TextAtom t => [t.Variable],
+        BoolAtom b => [b.Variable],
+        _ => Enumerable.Empty<Variable>(),
+    });
 
     /// <summary>Adds the variables the implied relations need: each aggregate's counts, the unfiltered stream, first and last.</summary>
     private static HashSet<Variable> Close(IEnumerable<Variable> variables)
