@@ -173,12 +173,12 @@ internal sealed class CubeSolver
     /// <summary>Makes this solver (one with the same set-up) a copy of <paramref name="other"/>, without allocating.</summary>
     private void CopyFrom(CubeSolver other)
     {
-        other.isNull.CopyTo(isNull, 0);
-        other.nullOrder.CopyTo(nullOrder, 0);
-        other.bools.CopyTo(bools, 0);
-        other.boolOrder.CopyTo(boolOrder, 0);
-        other.texts.CopyTo(texts, 0);
-        other.textOrder.CopyTo(textOrder, 0);
+        other.isNull.AsSpan().CopyTo(isNull);
+        other.nullOrder.AsSpan().CopyTo(nullOrder);
+        other.bools.AsSpan().CopyTo(bools);
+        other.boolOrder.AsSpan().CopyTo(boolOrder);
+        other.texts.AsSpan().CopyTo(texts);
+        other.textOrder.AsSpan().CopyTo(textOrder);
         (nullCount, boolCount, textCount) = (other.nullCount, other.boolCount, other.textCount);
         reals.CopyFrom(other.reals);
         counts.CopyFrom(other.counts);
@@ -217,53 +217,60 @@ internal sealed class CubeSolver
     /// </summary>
     /// <remarks>
     /// Cubes (the alternatives of normal forms, which live as long as the analysis) are known by reference: each is
-    /// numbered once by the sequence of variables its atoms name, and a sequence of cubes by the numbers of its cubes, so
-    /// finding the set-up of a pair of cubes hashes two numbers rather than their variables.
+    /// numbered once by the sequence of variables its atoms name, and a pair of numbered sequences by the number of the
+    /// two joined, so finding the set-up of a pair of cubes hashes a few numbers rather than their variables.
     /// </remarks>
     internal sealed class SetUps
     {
         private readonly Dictionary<IReadOnlyList<Atom>, int> cubeSequences = new(ReferenceEqualityComparer.Instance);
         private readonly Dictionary<SequenceKey<Variable>, int> sequences = [];
+        private readonly List<Variable[]> sequenceVariables = [];
         private readonly Dictionary<(int Before, int Cube), int> joined = [];
-        private readonly Dictionary<int, (CubeSolver SetUp, CubeSolver Working)> solvers = [];
+        private readonly List<(CubeSolver SetUp, CubeSolver Working)?> solvers = [];
+        private readonly int noVariables;
+
+        public SetUps() => noVariables = SequenceOf([]);
 
         /// <summary>The working solver for the variables of the cubes, reset to their set-up.</summary>
         public CubeSolver For(IReadOnlyList<IReadOnlyList<Atom>> cubes)
         {
-            var sequence = -1;
+            var sequence = noVariables;
             foreach (var cube in cubes)
             {
-                var key = (sequence, SequenceOf(cube));
+                if (!cubeSequences.TryGetValue(cube, out var cubeSequence))
+                {
+                    cubeSequence = SequenceOf([.. VariablesOf(cube)]);
+                    cubeSequences.Add(cube, cubeSequence);
+                }
+
+                var key = (sequence, cubeSequence);
                 if (!joined.TryGetValue(key, out sequence))
                 {
-                    sequence = joined.Count;
+                    sequence = SequenceOf([.. sequenceVariables[key.sequence], .. sequenceVariables[cubeSequence]]);
                     joined.Add(key, sequence);
                 }
             }
 
-            if (!solvers.TryGetValue(sequence, out var solver))
+            if (solvers[sequence] is not { } solver)
             {
-                var setUp = new CubeSolver(cubes.SelectMany(VariablesOf));
+                var setUp = new CubeSolver(sequenceVariables[sequence]);
                 solver = (setUp, setUp.Clone());
-                solvers.Add(sequence, solver);
+                solvers[sequence] = solver;
             }
 
             solver.Working.CopyFrom(solver.SetUp);
             return solver.Working;
         }
 
-        private int SequenceOf(IReadOnlyList<Atom> cube)
+        private int SequenceOf(Variable[] variables)
         {
-            if (!cubeSequences.TryGetValue(cube, out var id))
+            var key = new SequenceKey<Variable>(variables);
+            if (!sequences.TryGetValue(key, out var id))
             {
-                var key = new SequenceKey<Variable>([.. VariablesOf(cube)]);
-                if (!sequences.TryGetValue(key, out id))
-                {
-                    id = sequences.Count;
-                    sequences.Add(key, id);
-                }
-
-                cubeSequences.Add(cube, id);
+                id = sequences.Count;
+                sequences.Add(key, id);
+                sequenceVariables.Add(variables);
+                solvers.Add(null);
             }
 
             return id;

@@ -59,8 +59,8 @@ internal sealed class DifferenceBounds<T> where T : struct, INumber<T>
     /// <summary>Makes this matrix, of the same size, a copy of <paramref name="other"/>.</summary>
     public void CopyFrom(DifferenceBounds<T> other)
     {
-        other.values.CopyTo(values, 0);
-        other.kinds.CopyTo(kinds, 0);
+        other.values.AsSpan().CopyTo(values);
+        other.kinds.AsSpan().CopyTo(kinds);
         Consistent = other.Consistent;
     }
 
