@@ -208,12 +208,22 @@ public static partial class ConflictAnalyzer
     /// <summary>The overlap in words: the distinct constraints of one alternative of each condition.</summary>
     private static string Region(IReadOnlyList<Atom>[] combination)
     {
-        var atoms = combination.SelectMany(cube => cube).ToList();
-        var constraints = atoms.Where(a => a is not NullAtom).Select(a => a.Text).ToList();
-        var texts = atoms.Where(a => a is not NullAtom { IsNull: false } n || !Mentioned(n.Variable.ToString()))
-            .Select(a => a.Text).Distinct(StringComparer.Ordinal).ToList();
+        // A "not null" is left out when another constraint names the variable (it says as much).
+        var texts = new List<string>();
+        foreach (var cube in combination)
+        {
+            foreach (var atom in cube)
+            {
+                if ((atom is not NullAtom { IsNull: false } notNull || !Mentioned(notNull.Variable.ToString())) && !texts.Contains(atom.Text))
+                {
+                    texts.Add(atom.Text);
+                }
+            }
+        }
+
         return texts.Count == 0 ? "any history (both conditions always hold)" : string.Join(" and ", texts);
 
-        bool Mentioned(string variable) => constraints.Exists(text => text.Contains(variable, StringComparison.Ordinal));
+        bool Mentioned(string variable) =>
+            combination.Any(cube => cube.Any(atom => atom is not NullAtom && atom.Text.Contains(variable, StringComparison.Ordinal)));
     }
 }
