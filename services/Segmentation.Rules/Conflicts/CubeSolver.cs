@@ -38,6 +38,9 @@ internal sealed class CubeSolver
     private readonly DifferenceBounds<Int128> counts;
     private readonly DifferenceBounds<Int128> times;
 
+    // The last propagation ended because a round changed nothing (not at its limit of rounds), and nothing was added since.
+    private bool settled;
+
     // Two solvers PickModel copies its choices into, kept so that models are picked without allocating solvers.
     private (CubeSolver Current, CubeSolver Next)? pickScratch;
 
@@ -162,6 +165,7 @@ internal sealed class CubeSolver
         (isNull, nullOrder, bools, boolOrder, texts, textOrder) = ((bool?[])other.isNull.Clone(), (int[])other.nullOrder.Clone(),
             (bool?[])other.bools.Clone(), (int[])other.boolOrder.Clone(), (TextDomain?[])other.texts.Clone(), (int[])other.textOrder.Clone());
         (nullCount, boolCount, textCount) = (other.nullCount, other.boolCount, other.textCount);
+        settled = other.settled;
         reals = other.reals.Clone();
         counts = other.counts.Clone();
         times = other.times.Clone();
@@ -180,6 +184,7 @@ internal sealed class CubeSolver
         other.texts.AsSpan().CopyTo(texts);
         other.textOrder.AsSpan().CopyTo(textOrder);
         (nullCount, boolCount, textCount) = (other.nullCount, other.boolCount, other.textCount);
+        settled = other.settled;
         reals.CopyFrom(other.reals);
         counts.CopyFrom(other.counts);
         times.CopyFrom(other.times);
@@ -411,6 +416,7 @@ internal sealed class CubeSolver
 
     private void Apply(Atom atom)
     {
+        settled = false;
         switch (atom)
         {
             case NullAtom n:
@@ -549,6 +555,8 @@ internal sealed class CubeSolver
 
             CheckBounds();
         }
+
+        settled = !changed;
     }
 
     private bool SetNull(int slot, bool value)
@@ -786,6 +794,13 @@ internal sealed class CubeSolver
             var preferred = count.Property is not null ? high ?? low
                 : count.Stream.FilterText is null ? Int128.Clamp(Int128.Max(choose.Count(low, high), filtered), low, high ?? Int128.MaxValue)
                 : choose.Count(low, high);
+            if (high == low && low <= CubeModel.MaxEvents && solver.settled)
+            {
+                // The bounds already fix the count and propagation has nothing left to add: trying it would change nothing.
+                model.Counts[count] = (int)low;
+                continue;
+            }
+
             var found = false;
             foreach (var candidate in Candidates(candidates, preferred, low, high))
             {
