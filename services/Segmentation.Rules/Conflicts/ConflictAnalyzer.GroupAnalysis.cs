@@ -145,7 +145,7 @@ public static partial class ConflictAnalyzer
                 foreach (var cube in forms.Positive(segment).Cubes.Take(AttemptsPerCombination))
                 {
                     cancellationToken.ThrowIfCancellationRequested();
-                    var solver = CubeSolver.Solve(cube, setUps);
+                    var solver = CubeSolver.Solve([cube], setUps);
                     if (solver.Satisfiable && solver.PickModel(new ModelPreferences(0)) is { } model
                         && builder.HistoryOf(model) is { } history && builder.Holds(segment, history))
                     {

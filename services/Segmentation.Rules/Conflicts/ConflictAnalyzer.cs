@@ -124,7 +124,8 @@ public static partial class ConflictAnalyzer
     /// <summary>A group with fewer pairs is analysed on the calling thread: more threads would not pay for their set-up.</summary>
     private const long PairsWorthAThread = 2_000;
 
-    private static List<string> Sorted(SegmentRule a, SegmentRule b) => [.. new[] { a.Name, b.Name }.Order(StringComparer.Ordinal)];
+    private static List<string> Sorted(SegmentRule a, SegmentRule b) =>
+        string.CompareOrdinal(a.Name, b.Name) <= 0 ? [a.Name, b.Name] : [b.Name, a.Name];
 
     private static string Precedence(SegmentRule higher, SegmentRule lower) => higher.Priority == lower.Priority
         ? $"equal priority {higher.Priority}, the name decides"
@@ -174,8 +175,11 @@ public static partial class ConflictAnalyzer
             : string.Join("; ", distinct.Take(3)) + (distinct.Count > 3 ? $"; and {distinct.Count - 3} more" : string.Empty);
     }
 
-    /// <summary>Each way of picking one alternative from every form, as one list of atoms; a single null when there are too many.</summary>
-    private static IEnumerable<IReadOnlyList<Atom>?> Combinations(IReadOnlyList<NormalForm> conjunction)
+    /// <summary>
+    /// Each way of picking one alternative from every form (the first form's alternative changing slowest), as the
+    /// alternatives picked, whose atoms in order are the conjunction; a single null when there are too many.
+    /// </summary>
+    private static IEnumerable<IReadOnlyList<Atom>[]?> Combinations(IReadOnlyList<NormalForm> conjunction)
     {
         var total = conjunction.Aggregate(1L, (product, form) => product * form.Cubes.Count);
         if (total > MaxCombinations)
@@ -184,24 +188,42 @@ public static partial class ConflictAnalyzer
             yield break;
         }
 
-        IEnumerable<IReadOnlyList<Atom>> combos = [[]];
-        foreach (var form in conjunction)
+        var picked = new int[conjunction.Count];
+        for (var produced = 0L; produced < total; produced++)
         {
-            var current = combos;
-            combos = current.SelectMany(prefix => form.Cubes.Select(cube => (IReadOnlyList<Atom>)[.. prefix, .. cube]));
-        }
+            var combination = new IReadOnlyList<Atom>[conjunction.Count];
+            for (var i = 0; i < combination.Length; i++)
+            {
+                combination[i] = conjunction[i].Cubes[picked[i]];
+            }
 
-        foreach (var combo in combos)
-        {
-            yield return combo;
+            yield return combination;
+            for (var position = picked.Length - 1; position >= 0 && ++picked[position] == conjunction[position].Cubes.Count; position--)
+            {
+                picked[position] = 0;
+            }
         }
     }
 
     /// <summary>The overlap in words: the distinct constraints of one alternative of each condition.</summary>
-    private static string Region(IReadOnlyList<Atom> atoms)
+    private static string Region(IReadOnlyList<Atom>[] combination)
     {
-        var texts = atoms.Where(a => a is not NullAtom { IsNull: false } n || !atoms.Any(o => o is not NullAtom && o.Text.Contains(n.Variable.ToString()!, StringComparison.Ordinal)))
-            .Select(a => a.Text).Distinct(StringComparer.Ordinal).ToList();
+        // A "not null" is left out when another constraint names the variable (it says as much).
+        var texts = new List<string>();
+        foreach (var cube in combination)
+        {
+            foreach (var atom in cube)
+            {
+                if ((atom is not NullAtom { IsNull: false } notNull || !Mentioned(notNull.Variable.ToString())) && !texts.Contains(atom.Text))
+                {
+                    texts.Add(atom.Text);
+                }
+            }
+        }
+
         return texts.Count == 0 ? "any history (both conditions always hold)" : string.Join(" and ", texts);
+
+        bool Mentioned(string variable) =>
+            combination.Any(cube => cube.Any(atom => atom is not NullAtom && atom.Text.Contains(variable, StringComparison.Ordinal)));
     }
 }

@@ -23,14 +23,37 @@ internal sealed class CubeModel
     /// The values in the order they were chosen (the order the witness builder follows), compared by value: equal keys
     /// build the same history. Numbers compare by their bits, so 0 and -0 stay apart.
     /// </summary>
-    public SequenceKey<(Variable Variable, long Value, string? Text)> Key() => new(
-    [
-        .. Numbers.Select(p => (p.Key, BitConverter.DoubleToInt64Bits(p.Value), (string?)"number")),
-        .. Counts.Select(p => ((Variable)p.Key, (long)p.Value, (string?)"count")),
-        .. Times.Select(p => (p.Key, p.Value, (string?)"time")),
-        .. Texts.Select(p => ((Variable)p.Key, 0L, (string?)p.Value)),
-        .. Bools.Select(p => ((Variable)p.Key, p.Value ? 1L : 0L, (string?)"bool")),
-    ]);
+    public SequenceKey<(Variable Variable, long Value, string? Text)> Key()
+    {
+        var values = new (Variable, long, string?)[Numbers.Count + Counts.Count + Times.Count + Texts.Count + Bools.Count];
+        var next = 0;
+        foreach (var (variable, number) in Numbers)
+        {
+            values[next++] = (variable, BitConverter.DoubleToInt64Bits(number), "number");
+        }
+
+        foreach (var (variable, count) in Counts)
+        {
+            values[next++] = (variable, count, "count");
+        }
+
+        foreach (var (variable, ticks) in Times)
+        {
+            values[next++] = (variable, ticks, "time");
+        }
+
+        foreach (var (variable, text) in Texts)
+        {
+            values[next++] = (variable, 0L, text);
+        }
+
+        foreach (var (variable, flag) in Bools)
+        {
+            values[next++] = (variable, flag ? 1L : 0L, "bool");
+        }
+
+        return new(values);
+    }
 }
 
 /// <summary>

@@ -18,12 +18,31 @@ internal sealed class CubeSolver
     private readonly Dictionary<Variable, int> timeNodes = [];
     private readonly List<StreamIndex> streams = [];
     private readonly List<AggregateIndex> propertyAggregates = [];
-    private readonly Dictionary<Variable, bool> isNull = [];
-    private readonly Dictionary<AttributeVariable, TextDomain> texts = [];
-    private readonly Dictionary<AttributeVariable, bool> bools = [];
-    private DifferenceBounds<double> reals;
-    private DifferenceBounds<Int128> counts;
-    private DifferenceBounds<Int128> times;
+    private readonly Dictionary<Variable, int> slots = [];
+    private readonly Variable[] slotVariables;
+    private readonly ModelOrder modelOrder;
+
+    // Null-ness, boolean values and text domains by slot. Each also lists its slots in the order they were first
+    // constrained, the order models take them in (it decides the order of a witness's attributes).
+    private readonly bool?[] isNull;
+    private readonly int[] nullOrder;
+    private int nullCount;
+    private readonly bool?[] bools;
+    private readonly int[] boolOrder;
+    private int boolCount;
+    private readonly TextDomain?[] texts;
+    private readonly int[] textOrder;
+    private int textCount;
+
+    private readonly DifferenceBounds<double> reals;
+    private readonly DifferenceBounds<Int128> counts;
+    private readonly DifferenceBounds<Int128> times;
+
+    // The last propagation ended because a round changed nothing (not at its limit of rounds), and nothing was added since.
+    private bool settled;
+
+    // Two solvers PickModel copies its choices into, kept so that models are picked without allocating solvers.
+    private (CubeSolver Current, CubeSolver Next)? pickScratch;
 
     /// <summary>Why the conjunction cannot hold, once it is known not to.</summary>
     public string? Contradiction { get; private set; }
@@ -32,26 +51,48 @@ internal sealed class CubeSolver
 
     private sealed record TextDomain(IReadOnlySet<string>? Included, IReadOnlySet<string> Excluded);
 
-    /// <summary>A stream's nodes, looked up once: its whole count, first and last, unfiltered first and last, window counts.</summary>
+    private static readonly TextDomain EmptyTextDomain = new(null, new HashSet<string>(StringComparer.Ordinal));
+
+    /// <summary>
+    /// A stream's nodes and slots, looked up once: its whole count, first and last, unfiltered first and last, window counts.
+    /// </summary>
     private sealed record StreamIndex(
-        OccurrenceVariable First,
-        OccurrenceVariable Last,
+        int FirstSlot,
+        int LastSlot,
         int AllNode,
         int FirstNode,
         int LastNode,
-        (OccurrenceVariable First, OccurrenceVariable Last, int FirstNode, int LastNode)? Unfiltered,
-        IReadOnlyList<(long Window, int Node)> Windows);
+        (int FirstSlot, int LastSlot, int FirstNode, int LastNode)? Unfiltered,
+        (long Window, int Node)[] Windows);
 
-    /// <summary>A sum/min/max/avg with its node, its carrying count's node, and the aggregates over the same stream and property.</summary>
-    private sealed record AggregateIndex(PropertyAggregateVariable Variable, int Node, int CarriersNode)
+    /// <summary>
+    /// A sum/min/max/avg with its node, its slot, its carrying count's node, and the aggregates over the same stream and
+    /// property.
+    /// </summary>
+    private sealed record AggregateIndex(PropertyAggregateVariable Variable, int Node, int Slot, int CarriersNode)
     {
         public List<AggregateIndex> Siblings { get; } = [];
     }
+
+    /// <summary>
+    /// The order in which <see cref="PickModel"/> chooses values, which depends only on the nodes: counts (filtered, then
+    /// unfiltered, then carrying a property), numbers (with the sums derived from an average and a count apart), instants.
+    /// </summary>
+    private sealed record ModelOrder(
+        (CountVariable Variable, int Node)[] Counts,
+        (Variable Variable, int Node, int Slot, int AverageSlot)[] Numbers,
+        (Variable Variable, int Node, int Slot)[] Times);
 
     private CubeSolver(IEnumerable<Variable> variables)
     {
         // Insertion order (no sorting): deterministic, and cheaper than ordering by name.
         var all = Close(variables);
+        slotVariables = [.. all];
+        for (var slot = 0; slot < slotVariables.Length; slot++)
+        {
+            slots[slotVariables[slot]] = slot;
+        }
+
         timeNodes[NowVariable.Instance] = NowNode;
         foreach (var variable in all)
         {
@@ -75,24 +116,25 @@ internal sealed class CubeSolver
         {
             var first = new OccurrenceVariable(AggregateKind.First, stream);
             var last = new OccurrenceVariable(AggregateKind.Last, stream);
-            (OccurrenceVariable, OccurrenceVariable, int, int)? unfiltered = null;
+            (int, int, int, int)? unfiltered = null;
             if (stream.FilterText is not null)
             {
                 var unfilteredFirst = new OccurrenceVariable(AggregateKind.First, stream with { FilterText = null });
                 var unfilteredLast = unfilteredFirst with { Kind = AggregateKind.Last };
-                unfiltered = (unfilteredFirst, unfilteredLast, timeNodes[unfilteredFirst], timeNodes[unfilteredLast]);
+                unfiltered = (slots[unfilteredFirst], slots[unfilteredLast], timeNodes[unfilteredFirst], timeNodes[unfilteredLast]);
             }
 
             var windows = countNodes
                 .Where(p => p.Key is CountVariable { WindowTicks: not null, Property: null } c && c.Stream == stream)
                 .Select(p => (((CountVariable)p.Key).WindowTicks!.Value, p.Value))
-                .ToList();
-            streams.Add(new StreamIndex(first, last, countNodes[new CountVariable(stream, null)], timeNodes[first], timeNodes[last], unfiltered, windows));
+                .ToArray();
+            streams.Add(new StreamIndex(
+                slots[first], slots[last], countNodes[new CountVariable(stream, null)], timeNodes[first], timeNodes[last], unfiltered, windows));
         }
 
         foreach (var aggregate in all.OfType<PropertyAggregateVariable>())
         {
-            propertyAggregates.Add(new AggregateIndex(aggregate, realNodes[aggregate], countNodes[aggregate.Carriers]));
+            propertyAggregates.Add(new AggregateIndex(aggregate, realNodes[aggregate], slots[aggregate], countNodes[aggregate.Carriers]));
         }
 
         foreach (var aggregate in propertyAggregates)
@@ -104,6 +146,9 @@ internal sealed class CubeSolver
         reals = new DifferenceBounds<double>(realNodes.Count + 1, integral: false);
         counts = new DifferenceBounds<Int128>(countNodes.Count + 1, integral: true);
         times = new DifferenceBounds<Int128>(timeNodes.Count + 1, integral: true);
+        modelOrder = OrderModel();
+        (isNull, nullOrder, bools, boolOrder, texts, textOrder) = (new bool?[slotVariables.Length], new int[slotVariables.Length],
+            new bool?[slotVariables.Length], new int[slotVariables.Length], new TextDomain?[slotVariables.Length], new int[slotVariables.Length]);
         AddStaticRelations();
     }
 
@@ -114,9 +159,13 @@ internal sealed class CubeSolver
         timeNodes = other.timeNodes;
         streams = other.streams;
         propertyAggregates = other.propertyAggregates;
-        isNull = new Dictionary<Variable, bool>(other.isNull);
-        texts = new Dictionary<AttributeVariable, TextDomain>(other.texts);
-        bools = new Dictionary<AttributeVariable, bool>(other.bools);
+        slots = other.slots;
+        slotVariables = other.slotVariables;
+        modelOrder = other.modelOrder;
+        (isNull, nullOrder, bools, boolOrder, texts, textOrder) = ((bool?[])other.isNull.Clone(), (int[])other.nullOrder.Clone(),
+            (bool?[])other.bools.Clone(), (int[])other.boolOrder.Clone(), (TextDomain?[])other.texts.Clone(), (int[])other.textOrder.Clone());
+        (nullCount, boolCount, textCount) = (other.nullCount, other.boolCount, other.textCount);
+        settled = other.settled;
         reals = other.reals.Clone();
         counts = other.counts.Clone();
         times = other.times.Clone();
@@ -125,21 +174,41 @@ internal sealed class CubeSolver
 
     public CubeSolver Clone() => new(this);
 
-    /// <summary>
-    /// Solves the conjunction of the atoms; the result is <see cref="Satisfiable"/> or says why not. With
-    /// <paramref name="setUps"/>, a solver already set up for the same variables is copied rather than set up again.
-    /// </summary>
-    public static CubeSolver Solve(IEnumerable<Atom> atoms, SetUps? setUps = null)
+    /// <summary>Makes this solver (one with the same set-up) a copy of <paramref name="other"/>, without allocating.</summary>
+    private void CopyFrom(CubeSolver other)
     {
-        var list = atoms as IReadOnlyCollection<Atom> ?? atoms.ToList();
-        var variables = list.SelectMany(VariablesOf);
-        var solver = setUps is null ? new CubeSolver(variables) : setUps.For([.. variables]).Clone();
-        foreach (var atom in list)
+        other.isNull.AsSpan().CopyTo(isNull);
+        other.nullOrder.AsSpan().CopyTo(nullOrder);
+        other.bools.AsSpan().CopyTo(bools);
+        other.boolOrder.AsSpan().CopyTo(boolOrder);
+        other.texts.AsSpan().CopyTo(texts);
+        other.textOrder.AsSpan().CopyTo(textOrder);
+        (nullCount, boolCount, textCount) = (other.nullCount, other.boolCount, other.textCount);
+        settled = other.settled;
+        reals.CopyFrom(other.reals);
+        counts.CopyFrom(other.counts);
+        times.CopyFrom(other.times);
+        Contradiction = other.Contradiction;
+    }
+
+    /// <summary>
+    /// Solves the conjunction of the atoms of <paramref name="cubes"/>, in order; the result is <see cref="Satisfiable"/>
+    /// or says why not. With <paramref name="setUps"/>, a solver already set up for the same variables is copied rather
+    /// than set up again, into the one solver the set-ups keep for those variables: it stays valid until the next call
+    /// with the same set-ups and variables.
+    /// </summary>
+    public static CubeSolver Solve(IReadOnlyList<IReadOnlyList<Atom>> cubes, SetUps? setUps = null)
+    {
+        var solver = setUps is null ? new CubeSolver(cubes.SelectMany(VariablesOf)) : setUps.For(cubes);
+        foreach (var cube in cubes)
         {
-            solver.Apply(atom);
-            if (!solver.Satisfiable)
+            foreach (var atom in cube)
             {
-                return solver;
+                solver.Apply(atom);
+                if (!solver.Satisfiable)
+                {
+                    return solver;
+                }
             }
         }
 
@@ -151,32 +220,77 @@ internal sealed class CubeSolver
     /// Solvers set up (nodes, indexes and the static relations between them) for a sequence of variables, which is all the
     /// set-up depends on, in the order the atoms name them. Not thread-safe.
     /// </summary>
+    /// <remarks>
+    /// Cubes (the alternatives of normal forms, which live as long as the analysis) are known by reference: each is
+    /// numbered once by the sequence of variables its atoms name, and a pair of numbered sequences by the number of the
+    /// two joined, so finding the set-up of a pair of cubes hashes a few numbers rather than their variables.
+    /// </remarks>
     internal sealed class SetUps
     {
-        private readonly Dictionary<SequenceKey<Variable>, CubeSolver> solvers = [];
+        private readonly Dictionary<IReadOnlyList<Atom>, int> cubeSequences = new(ReferenceEqualityComparer.Instance);
+        private readonly Dictionary<SequenceKey<Variable>, int> sequences = [];
+        private readonly List<Variable[]> sequenceVariables = [];
+        private readonly Dictionary<(int Before, int Cube), int> joined = [];
+        private readonly List<(CubeSolver SetUp, CubeSolver Working)?> solvers = [];
+        private readonly int noVariables;
 
-        public CubeSolver For(Variable[] variables)
+        public SetUps() => noVariables = SequenceOf([]);
+
+        /// <summary>The working solver for the variables of the cubes, reset to their set-up.</summary>
+        public CubeSolver For(IReadOnlyList<IReadOnlyList<Atom>> cubes)
         {
-            var key = new SequenceKey<Variable>(variables);
-            if (!solvers.TryGetValue(key, out var solver))
+            var sequence = noVariables;
+            foreach (var cube in cubes)
             {
-                solver = new CubeSolver(variables);
-                solvers.Add(key, solver);
+                if (!cubeSequences.TryGetValue(cube, out var cubeSequence))
+                {
+                    cubeSequence = SequenceOf([.. VariablesOf(cube)]);
+                    cubeSequences.Add(cube, cubeSequence);
+                }
+
+                var key = (sequence, cubeSequence);
+                if (!joined.TryGetValue(key, out sequence))
+                {
+                    sequence = SequenceOf([.. sequenceVariables[key.sequence], .. sequenceVariables[cubeSequence]]);
+                    joined.Add(key, sequence);
+                }
             }
 
-            return solver;
+            if (solvers[sequence] is not { } solver)
+            {
+                var setUp = new CubeSolver(sequenceVariables[sequence]);
+                solver = (setUp, setUp.Clone());
+                solvers[sequence] = solver;
+            }
+
+            solver.Working.CopyFrom(solver.SetUp);
+            return solver.Working;
+        }
+
+        private int SequenceOf(Variable[] variables)
+        {
+            var key = new SequenceKey<Variable>(variables);
+            if (!sequences.TryGetValue(key, out var id))
+            {
+                id = sequences.Count;
+                sequences.Add(key, id);
+                sequenceVariables.Add(variables);
+                solvers.Add(null);
+            }
+
+            return id;
         }
     }
 
-    private static IEnumerable<Variable> VariablesOf(Atom atom) => atom switch
+    private static IEnumerable<Variable> VariablesOf(IReadOnlyList<Atom> cube) => cube.SelectMany(atom => atom switch
     {
         NullAtom n => [n.Variable],
         NumberDifferenceAtom d => new[] { d.X, d.Y }.OfType<Variable>(),
         TimeDifferenceAtom t => new[] { t.X, t.Y }.OfType<Variable>(),
         TextAtom t => [t.Variable],
         BoolAtom b => [b.Variable],
-        _ => [],
-    };
+        _ => Enumerable.Empty<Variable>(),
+    });
 
     /// <summary>Adds the variables the implied relations need: each aggregate's counts, the unfiltered stream, first and last.</summary>
     private static HashSet<Variable> Close(IEnumerable<Variable> variables)
@@ -271,8 +385,11 @@ internal sealed class CubeSolver
 
     private void Fail(string why) => Contradiction ??= why;
 
-    private void MarkNull(Variable variable, bool value)
+    private void MarkNull(Variable variable, bool value) => MarkNull(slots[variable], value);
+
+    private void MarkNull(int slot, bool value)
     {
+        var variable = slotVariables[slot];
         if (!variable.Nullable)
         {
             if (value)
@@ -283,7 +400,7 @@ internal sealed class CubeSolver
             return;
         }
 
-        if (isNull.TryGetValue(variable, out var known))
+        if (isNull[slot] is { } known)
         {
             if (known != value)
             {
@@ -293,11 +410,13 @@ internal sealed class CubeSolver
             return;
         }
 
-        isNull[variable] = value;
+        isNull[slot] = value;
+        nullOrder[nullCount++] = slot;
     }
 
     private void Apply(Atom atom)
     {
+        settled = false;
         switch (atom)
         {
             case NullAtom n:
@@ -341,12 +460,18 @@ internal sealed class CubeSolver
                 times.Add(TimeNode(t.X), TimeNode(t.Y), t.Bound, false);
                 break;
             case TextAtom t:
-                MarkNull(t.Variable, false);
-                var domain = texts.GetValueOrDefault(t.Variable) ?? new TextDomain(null, new HashSet<string>(StringComparer.Ordinal));
+                var textSlot = slots[t.Variable];
+                MarkNull(textSlot, false);
+                if (texts[textSlot] is null)
+                {
+                    textOrder[textCount++] = textSlot;
+                }
+
+                var domain = texts[textSlot] ?? EmptyTextDomain;
                 domain = t.Member
                     ? domain with { Included = domain.Included is null ? t.Values : domain.Included.Where(t.Values.Contains).ToHashSet(StringComparer.Ordinal) }
                     : domain with { Excluded = domain.Excluded.Union(t.Values, StringComparer.Ordinal).ToHashSet(StringComparer.Ordinal) };
-                texts[t.Variable] = domain;
+                texts[textSlot] = domain;
                 if (domain.Included is { } included && included.All(domain.Excluded.Contains))
                 {
                     Fail($"no value of {t.Variable} satisfies {t.Text}");
@@ -354,13 +479,18 @@ internal sealed class CubeSolver
 
                 break;
             case BoolAtom b:
-                MarkNull(b.Variable, false);
-                if (bools.TryGetValue(b.Variable, out var value) && value != b.Value)
+                var boolSlot = slots[b.Variable];
+                MarkNull(boolSlot, false);
+                if (bools[boolSlot] is not { } value)
+                {
+                    boolOrder[boolCount++] = boolSlot;
+                }
+                else if (value != b.Value)
                 {
                     Fail($"{b.Variable} cannot be both true and false");
                 }
 
-                bools[b.Variable] = b.Value;
+                bools[boolSlot] = b.Value;
                 break;
         }
 
@@ -399,7 +529,7 @@ internal sealed class CubeSolver
 
     // ---- implied relations -------------------------------------------------------------------------------------------
 
-    private bool? NullStatus(Variable variable) => !variable.Nullable ? false : isNull.TryGetValue(variable, out var value) ? value : null;
+    private bool? NullStatus(int slot) => !slotVariables[slot].Nullable ? false : isNull[slot];
 
     /// <summary>
     /// Applies, until nothing changes, the relations that hold conditionally: a stream has events exactly when its count
@@ -425,23 +555,25 @@ internal sealed class CubeSolver
 
             CheckBounds();
         }
+
+        settled = !changed;
     }
 
-    private bool SetNull(Variable variable, bool value)
+    private bool SetNull(int slot, bool value)
     {
-        if (NullStatus(variable) == value)
+        if (NullStatus(slot) == value)
         {
             return false;
         }
 
-        MarkNull(variable, value);
+        MarkNull(slot, value);
         return true;
     }
 
     private bool PropagateStream(StreamIndex stream)
     {
         var changed = false;
-        var (first, last) = (stream.First, stream.Last);
+        var (first, last) = (stream.FirstSlot, stream.LastSlot);
         var (allNode, firstNode, lastNode) = (stream.AllNode, stream.FirstNode, stream.LastNode);
         const int now = NowNode;
 
@@ -475,7 +607,7 @@ internal sealed class CubeSolver
 
             if (stream.Unfiltered is { } unfiltered)
             {
-                changed |= SetNull(unfiltered.First, false) | SetNull(unfiltered.Last, false);
+                changed |= SetNull(unfiltered.FirstSlot, false) | SetNull(unfiltered.LastSlot, false);
                 changed |= times.Add(unfiltered.FirstNode, firstNode, 0, false) | times.Add(lastNode, unfiltered.LastNode, 0, false);
             }
         }
@@ -542,7 +674,7 @@ internal sealed class CubeSolver
     {
         var changed = false;
         var variable = aggregate.Variable;
-        var (node, carriersNode) = (aggregate.Node, aggregate.CarriersNode);
+        var (node, slot, carriersNode) = (aggregate.Node, aggregate.Slot, aggregate.CarriersNode);
         if (variable.Kind == AggregateKind.Sum)
         {
             if (counts.UpperOf(carriersNode)?.Value <= 0)
@@ -559,7 +691,7 @@ internal sealed class CubeSolver
         }
         else
         {
-            switch (NullStatus(variable))
+            switch (NullStatus(slot))
             {
                 case false:
                     changed |= counts.Add(ZeroNode, carriersNode, -1, false);
@@ -571,15 +703,15 @@ internal sealed class CubeSolver
 
             if (counts.LowerOf(carriersNode)?.Value >= 1)
             {
-                changed |= SetNull(variable, false);
+                changed |= SetNull(slot, false);
             }
             else if (counts.UpperOf(carriersNode)?.Value <= 0)
             {
-                changed |= SetNull(variable, true);
+                changed |= SetNull(slot, true);
             }
         }
 
-        if (NullStatus(variable) == true)
+        if (NullStatus(slot) == true)
         {
             return changed;
         }
@@ -590,7 +722,7 @@ internal sealed class CubeSolver
             // Same window, or nested windows (they always are) with as many carrying events: the same events.
             var sameEvents = other.Variable.WindowTicks == variable.WindowTicks
                 || (counts.Upper(carriersNode, other.CarriersNode)?.Value <= 0 && counts.Upper(other.CarriersNode, carriersNode)?.Value <= 0);
-            if (!sameEvents || NullStatus(other.Variable) == true)
+            if (!sameEvents || NullStatus(other.Slot) == true)
             {
                 continue;
             }
@@ -601,7 +733,7 @@ internal sealed class CubeSolver
                 continue;
             }
 
-            if (variable.Kind == AggregateKind.Sum || NullStatus(variable) != false || (other.Variable.Kind != AggregateKind.Sum && NullStatus(other.Variable) != false))
+            if (variable.Kind == AggregateKind.Sum || NullStatus(slot) != false || (other.Variable.Kind != AggregateKind.Sum && NullStatus(other.Slot) != false))
             {
                 continue;
             }
@@ -642,53 +774,65 @@ internal sealed class CubeSolver
     /// </summary>
     public CubeModel? PickModel(ModelPreferences choose)
     {
-        var solver = Clone();
+        var (solver, next) = pickScratch ??= (Clone(), Clone());
+        solver.CopyFrom(this);
         var model = new CubeModel();
-        // Filtered counts first, then unfiltered ones (the fewest events that work, but enough for the filtered events when
-        // their filters exclude each other), then how many of them carry a property (as many as allowed).
-        var countOrder = countNodes.OrderBy(p => p.Key is CountVariable { Property: not null } ? 2 : p.Key is CountVariable { Stream.FilterText: not null } ? 0 : 1)
-            .ThenBy(p => p.Value);
-        foreach (var (variable, node) in countOrder)
+        Span<Int128> candidates = stackalloc Int128[5];
+        foreach (var (count, node) in modelOrder.Counts)
         {
-            var count = (CountVariable)variable;
             var low = solver.counts.LowerOf(node)?.Value ?? 0;
             var high = solver.counts.UpperOf(node)?.Value;
-            var filtered = model.Counts
-                .Where(p => p.Key.Property is null && p.Key.WindowTicks == count.WindowTicks && p.Key.Stream.EventType == count.Stream.EventType)
-                .Sum(p => p.Value);
+            var filtered = 0;
+            foreach (var (chosen, value) in model.Counts)
+            {
+                if (chosen.Property is null && chosen.WindowTicks == count.WindowTicks && chosen.Stream.EventType == count.Stream.EventType)
+                {
+                    filtered += value;
+                }
+            }
+
             var preferred = count.Property is not null ? high ?? low
                 : count.Stream.FilterText is null ? Int128.Clamp(Int128.Max(choose.Count(low, high), filtered), low, high ?? Int128.MaxValue)
                 : choose.Count(low, high);
-            var candidates = new[] { preferred, low, low + 1, low + 2, high ?? low + 3 }.Distinct().Where(v => v >= low && (high is null || v <= high));
-            CubeSolver? next = null;
-            foreach (var candidate in candidates.Where(v => v <= CubeModel.MaxEvents))
+            if (high == low && low <= CubeModel.MaxEvents && solver.settled)
             {
-                next = solver.Clone();
+                // The bounds already fix the count and propagation has nothing left to add: trying it would change nothing.
+                model.Counts[count] = (int)low;
+                continue;
+            }
+
+            var found = false;
+            foreach (var candidate in Candidates(candidates, preferred, low, high))
+            {
+                next.CopyFrom(solver);
                 next.counts.AddRange(node, ZeroNode, new Bound<Int128>(candidate, false), new Bound<Int128>(candidate, false));
                 next.Propagate();
                 if (next.Satisfiable)
                 {
                     model.Counts[count] = (int)candidate;
+                    (solver, next) = (next, solver);
+                    found = true;
                     break;
                 }
             }
 
-            if (next is not { Satisfiable: true })
+            if (!found)
             {
                 return null;
             }
-
-            solver = next;
         }
 
         // A sum beside an average of the same events is their product with the count, so it is derived once counts are known.
-        var derivedSums = realNodes.Keys.OfType<PropertyAggregateVariable>()
-            .Where(sum => sum.Kind == AggregateKind.Sum && solver.NullStatus(sum with { Kind = AggregateKind.Avg }) == false
-                && realNodes.ContainsKey(sum with { Kind = AggregateKind.Avg }))
-            .ToList();
-        foreach (var (variable, node) in realNodes.OrderBy(p => p.Value))
+        Span<bool> derived = stackalloc bool[modelOrder.Numbers.Length];
+        for (var i = 0; i < derived.Length; i++)
         {
-            if (solver.NullStatus(variable) != false || derivedSums.Contains(variable))
+            derived[i] = modelOrder.Numbers[i].AverageSlot >= 0 && solver.NullStatus(modelOrder.Numbers[i].AverageSlot) == false;
+        }
+
+        for (var i = 0; i < derived.Length; i++)
+        {
+            var (variable, node, slot, _) = modelOrder.Numbers[i];
+            if (solver.NullStatus(slot) != false || derived[i])
             {
                 continue;
             }
@@ -704,10 +848,17 @@ internal sealed class CubeSolver
             model.Numbers[variable] = value;
         }
 
-        foreach (var sum in derivedSums)
+        for (var i = 0; i < derived.Length; i++)
         {
+            if (!derived[i])
+            {
+                continue;
+            }
+
+            var (variable, node, _, _) = modelOrder.Numbers[i];
+            var sum = (PropertyAggregateVariable)variable;
             var value = model.Numbers[sum with { Kind = AggregateKind.Avg }] * model.Counts[sum.Carriers];
-            solver.reals.AddRange(realNodes[sum], ZeroNode, new Bound<double>(value, false), new Bound<double>(value, false));
+            solver.reals.AddRange(node, ZeroNode, new Bound<double>(value, false), new Bound<double>(value, false));
             if (!solver.reals.Consistent)
             {
                 return null;
@@ -716,13 +867,9 @@ internal sealed class CubeSolver
             model.Numbers[sum] = value;
         }
 
-        var nowNode = timeNodes[NowVariable.Instance];
-        var order = timeNodes
-            .OrderBy(p => p.Key switch { NowVariable => 0, OccurrenceVariable { Kind: AggregateKind.Last } => 1, OccurrenceVariable => 2, _ => 3 })
-            .ThenBy(p => p.Value);
-        foreach (var (variable, node) in order)
+        foreach (var (variable, node, slot) in modelOrder.Times)
         {
-            if (solver.NullStatus(variable) != false)
+            if (slot >= 0 && solver.NullStatus(slot) != false)
             {
                 continue;
             }
@@ -748,24 +895,34 @@ internal sealed class CubeSolver
 
         if (!model.Times.ContainsKey(NowVariable.Instance))
         {
-            model.Times[NowVariable.Instance] = (long)(solver.times.LowerOf(nowNode)?.Value ?? ModelPreferences.Anchor.UtcTicks);
+            model.Times[NowVariable.Instance] = (long)(solver.times.LowerOf(NowNode)?.Value ?? ModelPreferences.Anchor.UtcTicks);
         }
 
-        foreach (var (variable, domain) in solver.texts)
+        for (var i = 0; i < solver.textCount; i++)
         {
+            var slot = solver.textOrder[i];
+            var domain = solver.texts[slot]!;
+            var variable = (AttributeVariable)slotVariables[slot];
             model.Texts[variable] = domain.Included?.Where(v => !domain.Excluded.Contains(v)).Order(StringComparer.Ordinal).First()
                 ?? FreshText(domain.Excluded, variable.EnumValues);
         }
 
-        foreach (var (variable, value) in solver.bools)
+        for (var i = 0; i < solver.boolCount; i++)
         {
-            model.Bools[variable] = value;
+            var slot = solver.boolOrder[i];
+            model.Bools[(AttributeVariable)slotVariables[slot]] = solver.bools[slot]!.Value;
         }
 
         // Attributes that must be present but have no other constraint get any value.
-        foreach (var variable in solver.isNull.Where(p => !p.Value).Select(p => p.Key))
+        for (var i = 0; i < solver.nullCount; i++)
         {
-            switch (variable)
+            var slot = solver.nullOrder[i];
+            if (solver.isNull[slot] != false)
+            {
+                continue;
+            }
+
+            switch (slotVariables[slot])
             {
                 case AttributeVariable { Type: ExprType.String } text when !model.Texts.ContainsKey(text):
                     model.Texts[text] = FreshText(new HashSet<string>(), text.EnumValues);
@@ -777,6 +934,43 @@ internal sealed class CubeSolver
         }
 
         return model;
+    }
+
+    /// <summary>The counts to try, in order, without repeats: the preferred one, the lowest three, the highest; all within bounds.</summary>
+    private static Span<Int128> Candidates(Span<Int128> buffer, Int128 preferred, Int128 low, Int128? high)
+    {
+        var length = 0;
+        foreach (var candidate in (ReadOnlySpan<Int128>)[preferred, low, low + 1, low + 2, high ?? low + 3])
+        {
+            if (candidate >= low && (high is null || candidate <= high) && candidate <= CubeModel.MaxEvents && !buffer[..length].Contains(candidate))
+            {
+                buffer[length++] = candidate;
+            }
+        }
+
+        return buffer[..length];
+    }
+
+    private ModelOrder OrderModel()
+    {
+        // Filtered counts first, then unfiltered ones (the fewest events that work, but enough for the filtered events when
+        // their filters exclude each other), then how many of them carry a property (as many as allowed).
+        var countOrder = countNodes
+            .OrderBy(p => p.Key is CountVariable { Property: not null } ? 2 : p.Key is CountVariable { Stream.FilterText: not null } ? 0 : 1)
+            .ThenBy(p => p.Value)
+            .Select(p => ((CountVariable)p.Key, p.Value))
+            .ToArray();
+        var numbers = realNodes.OrderBy(p => p.Value)
+            .Select(p => (p.Key, p.Value, slots[p.Key],
+                p.Key is PropertyAggregateVariable { Kind: AggregateKind.Sum } sum && realNodes.ContainsKey(sum with { Kind = AggregateKind.Avg })
+                    ? slots[sum with { Kind = AggregateKind.Avg }] : -1))
+            .ToArray();
+        var instants = timeNodes
+            .OrderBy(p => p.Key switch { NowVariable => 0, OccurrenceVariable { Kind: AggregateKind.Last } => 1, OccurrenceVariable => 2, _ => 3 })
+            .ThenBy(p => p.Value)
+            .Select(p => (p.Key, p.Value, slots.GetValueOrDefault(p.Key, -1)))
+            .ToArray();
+        return new ModelOrder(countOrder, numbers, instants);
     }
 
     /// <summary>A declared enum value outside <paramref name="excluded"/> if there is one, else a made-up string.</summary>

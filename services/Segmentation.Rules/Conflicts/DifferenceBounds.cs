@@ -56,10 +56,21 @@ internal sealed class DifferenceBounds<T> where T : struct, INumber<T>
 
     public DifferenceBounds<T> Clone() => new(this);
 
+    /// <summary>Makes this matrix, of the same size, a copy of <paramref name="other"/>.</summary>
+    public void CopyFrom(DifferenceBounds<T> other)
+    {
+        other.values.AsSpan().CopyTo(values);
+        other.kinds.AsSpan().CopyTo(kinds);
+        Consistent = other.Consistent;
+    }
+
     /// <summary>The tightest known bound on <c>x_i - x_j</c>; null when unbounded.</summary>
     public Bound<T>? Upper(int i, int j) => At((i * nodes) + j);
 
     private Bound<T>? At(int entry) => kinds[entry] == Unbounded ? null : new Bound<T>(values[entry], kinds[entry] == Below);
+
+    /// <summary>The bound of an entry known to have one.</summary>
+    private Bound<T> BoundAt(int entry) => new(values[entry], kinds[entry] == Below);
 
     private void Set(int entry, Bound<T> bound)
     {
@@ -77,7 +88,7 @@ internal sealed class DifferenceBounds<T> where T : struct, INumber<T>
         }
 
         var bound = new Bound<T>(value, strict);
-        if (At((i * nodes) + j) is { } existing && !bound.IsTighterThan(existing))
+        if (kinds[(i * nodes) + j] != Unbounded && !bound.IsTighterThan(BoundAt((i * nodes) + j)))
         {
             return false;
         }
@@ -85,22 +96,23 @@ internal sealed class DifferenceBounds<T> where T : struct, INumber<T>
         var n = nodes;
         for (var p = 0; p < n; p++)
         {
-            if (At((p * n) + i) is not { } toI)
+            if (kinds[(p * n) + i] == Unbounded)
             {
                 continue;
             }
 
-            var toJ = toI + bound;
+            var toJ = BoundAt((p * n) + i) + bound;
             for (var q = 0; q < n; q++)
             {
-                if (At((j * n) + q) is not { } fromJ)
+                var fromJ = (j * n) + q;
+                if (kinds[fromJ] == Unbounded)
                 {
                     continue;
                 }
 
-                var through = toJ + fromJ;
+                var through = toJ + BoundAt(fromJ);
                 var entry = (p * n) + q;
-                if (At(entry) is not { } current || through.IsTighterThan(current))
+                if (kinds[entry] == Unbounded || through.IsTighterThan(BoundAt(entry)))
                 {
                     Set(entry, through);
                 }

@@ -247,27 +247,44 @@ internal sealed class WitnessBuilder
             .OrderBy(p => p.Stream.FilterText is null ? 1 : 0).ThenBy(p => p.Stream.ToString(), StringComparer.Ordinal).ThenBy(p => p.Property, StringComparer.Ordinal);
         foreach (var (stream, property) in targets)
         {
-            var members = events.Where(e => stream.FilterText is null || e.Filter == stream.FilterText).OrderBy(e => e.Age).ToList();
+            var members = YoungestFirst(events.Where(e => stream.FilterText is null || e.Filter == stream.FilterText));
             var windows = model.Counts.Keys.Where(c => c.Stream == stream && c.Property == property)
                 .Select(c => c.WindowTicks).Distinct().OrderBy(w => w ?? long.MaxValue).ToList();
             foreach (var window in windows)
             {
-                var inWindow = members.Where(e => e.Age < (window ?? long.MaxValue)).ToList();
-                var carriers = model.Counts[new CountVariable(stream, window, property)];
-                var open = inWindow.Where(e => !e.Decided(property)).ToList();
-                var carrying = inWindow.Count(e => e.Properties.ContainsKey(property));
-                var newCarriers = open.Take(Math.Max(0, carriers - carrying)).ToList();
-                foreach (var e in open.Skip(newCarriers.Count))
+                // The window's events without a decision on the property, and the amounts of those that carry it.
+                var open = new List<DraftEvent>();
+                var previous = new List<double>();
+                foreach (var e in members)
                 {
-                    e.Absent.Add(property);
+                    if (e.Age >= (window ?? long.MaxValue))
+                    {
+                        continue;
+                    }
+
+                    if (!e.Decided(property))
+                    {
+                        open.Add(e);
+                    }
+
+                    if (e.Properties.TryGetValue(property, out var amount))
+                    {
+                        previous.Add(amount.AsNumber);
+                    }
                 }
 
-                var previous = inWindow.Where(e => e.Properties.ContainsKey(property)).Select(e => e.Properties[property].AsNumber).ToList();
-                var values = Amounts(newCarriers.Count, previous, Target(model, AggregateKind.Sum), Target(model, AggregateKind.Min),
-                    Target(model, AggregateKind.Max), Target(model, AggregateKind.Avg), carriers);
-                for (var i = 0; i < newCarriers.Count; i++)
+                var carriers = model.Counts[new CountVariable(stream, window, property)];
+                var newCarriers = Math.Min(open.Count, Math.Max(0, carriers - previous.Count));
+                for (var i = newCarriers; i < open.Count; i++)
                 {
-                    newCarriers[i].Properties[property] = Value.FromNumber(values[i]);
+                    open[i].Absent.Add(property);
+                }
+
+                var values = Amounts(newCarriers, previous, Target(model, AggregateKind.Sum), Target(model, AggregateKind.Min),
+                    Target(model, AggregateKind.Max), Target(model, AggregateKind.Avg), carriers);
+                for (var i = 0; i < newCarriers; i++)
+                {
+                    open[i].Properties[property] = Value.FromNumber(values[i]);
                 }
 
                 double? Target(CubeModel m, AggregateKind kind) =>
@@ -276,6 +293,24 @@ internal sealed class WitnessBuilder
         }
 
         return true;
+    }
+
+    /// <summary>The events by age, youngest first; events of the same age keep their order (a stable insertion sort).</summary>
+    private static List<DraftEvent> YoungestFirst(IEnumerable<DraftEvent> events)
+    {
+        var sorted = new List<DraftEvent>();
+        foreach (var e in events)
+        {
+            var at = sorted.Count;
+            while (at > 0 && sorted[at - 1].Age > e.Age)
+            {
+                at--;
+            }
+
+            sorted.Insert(at, e);
+        }
+
+        return sorted;
     }
 
     /// <summary>Values for <paramref name="count"/> new amounts so that, with the previous ones, the window hits its targets.</summary>
