@@ -134,17 +134,23 @@ public sealed class CustomerState
     /// <summary>
     /// Drops, under <see cref="Retention"/>, the events that can no longer be in any window at <paramref name="at"/> or
     /// later. A few expired events may stay: a type's list is cut once they make up an eighth of it, so the cut (and the
-    /// rebuild of its columns) is paid once per many events rather than at every evaluation.
+    /// rebuild of its columns) is paid once per many events rather than at every evaluation. With <paramref name="types"/>,
+    /// only those types' lists are looked at: a list only grows when its type is recorded, so cutting it then bounds it.
     /// </summary>
-    internal void Forget(DateTimeOffset at)
+    internal void Forget(DateTimeOffset at, IReadOnlyCollection<string>? types = null)
     {
         if (Retention is not { } retention)
         {
             return;
         }
 
-        foreach (var (type, list) in EventsByType)
+        foreach (var type in types ?? EventsByType.Keys.ToList())
         {
+            if (!EventsByType.TryGetValue(type, out var list))
+            {
+                continue;
+            }
+
             if (!retention.Types.TryGetValue(type, out var kept))
             {
                 list.Clear();

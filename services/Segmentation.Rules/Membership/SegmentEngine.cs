@@ -160,6 +160,13 @@ public sealed class SegmentEngine
             return;
         }
 
+        // The same spec read back from a stored state: nothing to narrow.
+        if (retention.Spec.Covers(state.Retention) && state.Retention.Covers(retention.Spec))
+        {
+            state.Retention = retention.Spec;
+            return;
+        }
+
         RequireCovered(state);
         foreach (var key in state.Running.Keys.Where(key => !retention.Spec.Tracks(key)).ToList())
         {
@@ -167,6 +174,10 @@ public sealed class SegmentEngine
         }
 
         state.Retention = retention.Spec;
+        if (state.EvaluatedAt is { } evaluatedAt)
+        {
+            state.Forget(evaluatedAt);
+        }
     }
 
     private void RequireCovered(CustomerState state)
@@ -470,7 +481,7 @@ public sealed class SegmentEngine
 
         state.EvaluatedAt = at;
         state.NextCheckAt = NextCheck(state, index);
-        state.Forget(at);
+        state.Forget(at, work.TouchedEventTypes);
     }
 
     /// <summary>The ruleset changed (or this is a new customer): drop caches and leave segments that no longer exist.</summary>
