@@ -33,7 +33,8 @@ public sealed class TracingTests(IsolatedServers servers, ITestOutputHelper outp
         await observer.EnteredBy(customer, 1);
 
         var trace = await Eventually.Get(() => Task.FromResult(TraceOf(spans, customer)),
-            t => t.Any(s => s.OperationName == "notification send"), "the notification send span in the purchase's trace");
+            t => t.Any(s => s.OperationName == "notification send" && ReachesRoot(t, s)),
+            "the notification send span and every span above it (parents end, and are exported, after their children)");
 
         foreach (var span in trace.OrderBy(s => s.StartTimeUtc))
             output.WriteLine($"{span.StartTimeUtc:HH:mm:ss.ffffff} {span.Duration.TotalMilliseconds,8:0.00} ms  {span.Source.Name,-22} {span.Kind,-8} {span.DisplayName}");
@@ -70,6 +71,13 @@ public sealed class TracingTests(IsolatedServers servers, ITestOutputHelper outp
         Assert.True(found.Count == 1, $"expected one span for {what}, found {found.Count} in: " +
             string.Join(", ", trace.Select(s => $"{s.Source.Name}/{s.OperationName}/{s.Kind}")));
         return found[0];
+    }
+
+    private static bool ReachesRoot(List<Activity> trace, Activity span)
+    {
+        for (var current = span; current is not null; current = trace.FirstOrDefault(s => s.SpanId == current.ParentSpanId))
+            if (current.ParentId is null) return true;
+        return false;
     }
 
     private static bool IsBelow(List<Activity> trace, Activity span, Activity ancestor)
