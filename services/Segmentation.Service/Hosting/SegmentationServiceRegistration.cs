@@ -39,6 +39,9 @@ public static class SegmentationServiceRegistration
         services.AddSingleton<CustomerEventNormalizer>();
         services.AddSingleton<RecordedEventIds>();
         services.AddScoped<MembershipDecider>();
+        // Before the bus: started first and stopped last, so consumers never submit to a stopped batcher.
+        services.AddSingleton<IngestionBatcher>();
+        services.AddHostedService(sp => sp.GetRequiredService<IngestionBatcher>());
         services.AddScoped<RulesetCatalog>();
         services.AddSingleton<ActiveRuleset>();
         services.AddSingleton<RulesetWatcher>();

@@ -3,8 +3,11 @@ namespace Segmentation.Service.Hosting;
 /// <summary>Where the servers are and how the service paces itself. See README, "Operating it".</summary>
 public sealed record SegmentationSettings(Uri RabbitMqUrl, string PostgresConnection, string SchemaName = "segmentation")
 {
-    /// <summary>Messages handled at once per endpoint; one customer's messages are always handled one at a time.</summary>
-    public int Concurrency { get; init; } = Environment.ProcessorCount * 4;
+    /// <summary>
+    /// Messages handled at once per ingestion endpoint: the events that can wait in the batches being filled, so at
+    /// least <see cref="Ingestion.IngestionOptions.Writers"/> × <see cref="Ingestion.IngestionOptions.BatchSize"/> to fill them.
+    /// </summary>
+    public int Concurrency { get; init; } = 256;
 
     /// <summary>Ruleset file activated at first start, when PostgreSQL holds no activated version yet.</summary>
     public string? RulesetPath { get; init; }

@@ -1,11 +1,10 @@
 using MassTransit;
-using Segmentation.Service.Membership;
 using SegmentationEvents.Contracts;
 
 namespace Segmentation.Service.Ingestion;
 
 /// <summary>Consumes every customer lifecycle contract published through MassTransit.</summary>
-public sealed class CustomerEventConsumer(CustomerEventNormalizer normalizer, MembershipDecider decider) :
+public sealed class CustomerEventConsumer(CustomerEventNormalizer normalizer, IngestionBatcher batcher) :
     IConsumer<CustomerSignedUp>,
     IConsumer<OrderPurchased>,
     IConsumer<ProfileUpdated>,
@@ -13,28 +12,28 @@ public sealed class CustomerEventConsumer(CustomerEventNormalizer normalizer, Me
     IConsumer<CustomerEvent>
 {
     public Task Consume(ConsumeContext<CustomerSignedUp> context) =>
-        decider.Record(normalizer.Normalize(context.Message, context.ReceiveContext.Body.Length), context.CancellationToken);
+        batcher.Submit(normalizer.Normalize(context.Message, context.ReceiveContext.Body.Length), context.CancellationToken);
 
     public Task Consume(ConsumeContext<OrderPurchased> context) =>
-        decider.Record(normalizer.Normalize(context.Message, context.ReceiveContext.Body.Length), context.CancellationToken);
+        batcher.Submit(normalizer.Normalize(context.Message, context.ReceiveContext.Body.Length), context.CancellationToken);
 
     public Task Consume(ConsumeContext<ProfileUpdated> context) =>
-        decider.Record(normalizer.Normalize(context.Message, context.ReceiveContext.Body.Length), context.CancellationToken);
+        batcher.Submit(normalizer.Normalize(context.Message, context.ReceiveContext.Body.Length), context.CancellationToken);
 
     public Task Consume(ConsumeContext<CustomerUnsubscribed> context) =>
-        decider.Record(normalizer.Normalize(context.Message, context.ReceiveContext.Body.Length), context.CancellationToken);
+        batcher.Submit(normalizer.Normalize(context.Message, context.ReceiveContext.Body.Length), context.CancellationToken);
 
     public Task Consume(ConsumeContext<CustomerEvent> context) =>
-        decider.Record(normalizer.Normalize(context.Message, context.ReceiveContext.Body.Length), context.CancellationToken);
+        batcher.Submit(normalizer.Normalize(context.Message, context.ReceiveContext.Body.Length), context.CancellationToken);
 }
 
 /// <summary>
 /// Consumes plain-JSON <see cref="RawCustomerEvent"/> bodies from publishers that are not .NET.
 /// A separate consumer because the raw deserializer offers every body as every message type.
 /// </summary>
-public sealed class RawCustomerEventConsumer(CustomerEventNormalizer normalizer, MembershipDecider decider) :
+public sealed class RawCustomerEventConsumer(CustomerEventNormalizer normalizer, IngestionBatcher batcher) :
     IConsumer<RawCustomerEvent>
 {
     public Task Consume(ConsumeContext<RawCustomerEvent> context) =>
-        decider.Record(normalizer.Normalize(context.Message, context.ReceiveContext.Body.Length), context.CancellationToken);
+        batcher.Submit(normalizer.Normalize(context.Message, context.ReceiveContext.Body.Length), context.CancellationToken);
 }

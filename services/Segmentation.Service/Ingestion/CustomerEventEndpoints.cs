@@ -6,8 +6,9 @@ using SegmentationEvents.Contracts;
 namespace Segmentation.Service.Ingestion;
 
 /// <summary>
-/// The two receive endpoints of ingestion. Both handle one customer's messages one at a time
-/// (partitioned by customer id) and retry a lost optimistic-concurrency race; a message that
+/// The two receive endpoints of ingestion. Their consumers hand each accepted event to the
+/// <see cref="IngestionBatcher"/> (which decides one customer's events in order and commits many
+/// customers' per transaction) and retry a lost optimistic-concurrency race; a message that
 /// fails validation or reuses a recorded event id skips the retries and goes to the endpoint's
 /// <c>_error</c> queue with the reason.
 /// </summary>
@@ -24,15 +25,7 @@ public static class CustomerEventEndpoints
         bus.ReceiveEndpoint(QueueName, endpoint =>
         {
             ConfigureDelivery(endpoint, concurrency, context.GetRequiredService<SegmentationMetrics>());
-            var partitioner = endpoint.CreatePartitioner(concurrency);
-            endpoint.ConfigureConsumer<CustomerEventConsumer>(context, consumer =>
-            {
-                consumer.Message<CustomerSignedUp>(m => m.UsePartitioner(partitioner, c => c.Message.CustomerId));
-                consumer.Message<OrderPurchased>(m => m.UsePartitioner(partitioner, c => c.Message.CustomerId));
-                consumer.Message<ProfileUpdated>(m => m.UsePartitioner(partitioner, c => c.Message.CustomerId));
-                consumer.Message<CustomerUnsubscribed>(m => m.UsePartitioner(partitioner, c => c.Message.CustomerId));
-                consumer.Message<CustomerEvent>(m => m.UsePartitioner(partitioner, c => c.Message.CustomerId));
-            });
+            endpoint.ConfigureConsumer<CustomerEventConsumer>(context);
         });
 
         bus.ReceiveEndpoint(RawQueueName, endpoint =>
@@ -42,15 +35,13 @@ public static class CustomerEventEndpoints
             endpoint.AddDeserializer(new RawCustomerEventDeserializer(), isDefault: true);
             endpoint.Bind(RawExchangeName);
             ConfigureDelivery(endpoint, concurrency, context.GetRequiredService<SegmentationMetrics>());
-            var partitioner = endpoint.CreatePartitioner(concurrency);
-            endpoint.ConfigureConsumer<RawCustomerEventConsumer>(context, consumer =>
-                consumer.Message<RawCustomerEvent>(m => m.UsePartitioner(partitioner, c => c.Message.CustomerId ?? "")));
+            endpoint.ConfigureConsumer<RawCustomerEventConsumer>(context);
         });
     }
 
     private static void ConfigureDelivery(IRabbitMqReceiveEndpointConfigurator endpoint, int concurrency, SegmentationMetrics metrics)
     {
-        endpoint.PrefetchCount = (ushort)(concurrency * 4);
+        endpoint.PrefetchCount = (ushort)Math.Min(concurrency * 2, ushort.MaxValue);
         endpoint.ConcurrentMessageLimit = concurrency;
         endpoint.UseMessageRetry(retry =>
         {

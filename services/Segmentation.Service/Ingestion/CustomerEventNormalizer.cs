@@ -198,4 +198,16 @@ public sealed class IngestionOptions
 
     /// <summary>Largest message body as received from RabbitMQ (for typed messages, the MassTransit envelope).</summary>
     public int MaxMessageBytes { get; set; } = 64 * 1024;
+
+    /// <summary>Most events decided and committed in one transaction.</summary>
+    public int BatchSize { get; set; } = 64;
+
+    /// <summary>
+    /// How long a writer waits for a batch to fill once it has an event; zero commits what is waiting at once (batches
+    /// still fill under load, while the previous commit runs).
+    /// </summary>
+    public TimeSpan BatchWait { get; set; } = TimeSpan.Zero;
+
+    /// <summary>Batches committed at once; each writer owns the customers whose id hashes to it.</summary>
+    public int Writers { get; set; } = 2;
 }

@@ -26,13 +26,17 @@ public sealed class RecordedEventIds(NpgsqlDataSource database, Hosting.Segmenta
         return table;
     }
 
-    public async Task<RecordedEventId?> Find(Guid eventId, CancellationToken cancellationToken)
+    /// <summary>The recorded rows among <paramref name="eventIds"/>, in one index lookup.</summary>
+    public async Task<Dictionary<Guid, RecordedEventId>> Find(IReadOnlyCollection<Guid> eventIds, CancellationToken cancellationToken)
     {
         await using var command = database.CreateCommand(
-            $"SELECT customer_id, content_hash FROM {settings.SchemaName}.{TableName} WHERE event_id = $1");
-        command.Parameters.Add(new NpgsqlParameter { Value = eventId });
+            $"SELECT event_id, customer_id, content_hash FROM {settings.SchemaName}.{TableName} WHERE event_id = ANY($1)");
+        command.Parameters.Add(new NpgsqlParameter { Value = eventIds.ToArray() });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        return await reader.ReadAsync(cancellationToken) ? new RecordedEventId(reader.GetString(0), reader.GetString(1)) : null;
+        var found = new Dictionary<Guid, RecordedEventId>();
+        while (await reader.ReadAsync(cancellationToken))
+            found[reader.GetGuid(0)] = new RecordedEventId(reader.GetString(1), reader.GetString(2));
+        return found;
     }
 
     /// <summary>Queues the row with the session's other changes, to commit with the append.</summary>

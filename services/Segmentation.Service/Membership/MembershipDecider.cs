@@ -9,13 +9,13 @@ using Segmentation.Service.Rules;
 namespace Segmentation.Service.Membership;
 
 /// <summary>
-/// The one write path for a customer, used for a new event and for a time-triggered or post-activation evaluation:
-/// load the profile (the bounded state of the last decision, at its stream version), refold it from the stream when
-/// the active ruleset reads more than it keeps, let the engine decide on a copy, append the facts (the event, entries,
-/// exits, and a decision record when the visible outcome changed) with the version read as the expected version, and
-/// store the evolved profile in the same transaction. That append is the claim on the customer: a concurrent writer
-/// makes it fail with a concurrency error, and the caller decides again from a fresh read, so no customer ever holds two
-/// segments of an exclusive group.
+/// The one write path, used for a batch of new events and for a time-triggered or post-activation evaluation: load
+/// the profiles (the bounded state of each customer's last decision, at its stream version), refold one from the
+/// stream when the active ruleset reads more than it keeps, let the engine decide on a copy, append the facts (the
+/// event, entries, exits, and a decision record when the visible outcome changed) with the version read as the
+/// expected version, and store the evolved profiles, all in the session's one transaction. That append is the claim
+/// on the customer: a concurrent writer makes it fail with a concurrency error, the whole transaction rolls back, and
+/// the caller decides again from a fresh read, so no customer ever holds two segments of an exclusive group.
 /// </summary>
 public sealed class MembershipDecider(
     IDocumentSession session,
@@ -26,53 +26,76 @@ public sealed class MembershipDecider(
     ILogger<MembershipDecider> logger)
 {
     /// <summary>
-    /// Records a new event and decides; ignores a redelivery; refuses an event id already recorded for another
-    /// customer or with other content (<see cref="DuplicateEventIdException"/>).
+    /// Records new events, several customers' and several of one customer's (in the order given), and commits their
+    /// decisions in one transaction. Per event, the outcome: null when stored or when it is a redelivery (ignored),
+    /// else the refusal of an event id already recorded for another customer or with other content
+    /// (<see cref="DuplicateEventIdException"/>), which refuses that event only. A failed commit throws and stores nothing.
     /// </summary>
-    public async Task Record(AcceptedCustomerEvent accepted, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<DuplicateEventIdException?>> Record(IReadOnlyList<SubmittedEvent> batch, CancellationToken cancellationToken)
     {
-        var (customerId, recorded) = (accepted.CustomerId, accepted.Event);
-        using var activity = StartDecision(customerId, "segmentation.decide");
-        activity?.SetTag("event.type", recorded.Type);
-        activity?.SetTag("event.id", recorded.EventId);
-        if (await recordedEventIds.Find(recorded.EventId, cancellationToken) is { } earlier)
-        {
-            RefuseUnlessRedelivery(accepted, earlier);
-            LogRedelivery(activity, accepted);
-            return;
-        }
-
-        var profile = await session.LoadAsync<CustomerProfile>(customerId, cancellationToken);
-        // Events stored before the id table existed have no row; their redelivery is still recognised in the history.
-        if (profile?.Holds(recorded) == true)
-        {
-            LogRedelivery(activity, accepted);
-            return;
-        }
-
         var current = rules.Current;
-        var state = profile is null ? new CustomerState { CustomerId = customerId } : await Covered(profile, current, cancellationToken);
-        // An event dated slightly ahead of this clock (within the accepted skew) is evaluated at its own time.
-        var now = Latest(time.GetUtcNow(), recorded.OccurredAt, state.EvaluatedAt);
-        var result = Decide(activity, current, () => current.Engine.Apply(state, recorded.ToRuleEvent(), now));
+        var recorded = await recordedEventIds.Find([.. batch.Select(b => b.Accepted.Event.EventId).Distinct()], cancellationToken);
+        var writes = (await session.LoadManyAsync<CustomerProfile>(cancellationToken, batch.Select(b => b.Accepted.CustomerId).Distinct()))
+            .ToDictionary(p => p.Id, p => new PendingWrite(p), StringComparer.Ordinal);
+        var outcomes = new DuplicateEventIdException?[batch.Count];
+        var decisions = new List<Activity>(batch.Count);
+        try
+        {
+            for (var i = 0; i < batch.Count; i++)
+            {
+                var (accepted, consumedIn) = batch[i];
+                var recordedEvent = accepted.Event;
+                var activity = StartDecision(accepted.CustomerId, "segmentation.decide", consumedIn, decisions);
+                activity?.SetTag("event.type", recordedEvent.Type);
+                activity?.SetTag("event.id", recordedEvent.EventId);
+                if (recorded.TryGetValue(recordedEvent.EventId, out var earlier))
+                {
+                    outcomes[i] = RefusalUnlessRedelivery(accepted, earlier);
+                    if (outcomes[i] is null) LogRedelivery(activity, accepted);
+                    continue;
+                }
 
-        Commit(customerId, profile, current, result, [recorded, .. MembershipEvents(current, result, recorded.OccurredAt)], now, activity);
-        recordedEventIds.Insert(session, accepted, time.GetUtcNow());
-        await session.SaveChangesAsync(cancellationToken);
-        metrics.EventConsumed(recorded.Type);
+                if (!writes.TryGetValue(accepted.CustomerId, out var write))
+                    writes[accepted.CustomerId] = write = PendingWrite.ForNewCustomer(accepted.CustomerId);
+                // Events stored before the id table existed have no row; their redelivery is still recognised in the history.
+                if (write.Profile.Holds(recordedEvent))
+                {
+                    LogRedelivery(activity, accepted);
+                    continue;
+                }
+
+                var state = await Covered(write, current, cancellationToken);
+                // An event dated slightly ahead of this clock (within the accepted skew) is evaluated at its own time.
+                var now = Latest(time.GetUtcNow(), recordedEvent.OccurredAt, state.EvaluatedAt);
+                var result = Decide(activity, current, () => current.Engine.Apply(state, recordedEvent.ToRuleEvent(), now));
+                write.Add(current, result, [recordedEvent, .. MembershipEvents(current, result, recordedEvent.OccurredAt)], now, activity);
+                recorded[recordedEvent.EventId] = new RecordedEventId(accepted.CustomerId, accepted.ContentHash);
+                recordedEventIds.Insert(session, accepted, time.GetUtcNow());
+            }
+
+            await Commit(writes.Values, decisions, cancellationToken);
+        }
+        finally
+        {
+            foreach (var decision in decisions) decision.Dispose();
+        }
+
+        for (var i = 0; i < batch.Count; i++)
+            if (outcomes[i] is null) metrics.EventConsumed(batch[i].Accepted.Event.Type);
+        return outcomes;
     }
 
-    private void RefuseUnlessRedelivery(AcceptedCustomerEvent accepted, RecordedEventId earlier)
+    private DuplicateEventIdException? RefusalUnlessRedelivery(AcceptedCustomerEvent accepted, RecordedEventId earlier)
     {
         var otherCustomer = earlier.CustomerId != accepted.CustomerId;
-        if (!otherCustomer && earlier.ContentHash == accepted.ContentHash) return;
+        if (!otherCustomer && earlier.ContentHash == accepted.ContentHash) return null;
 
         var reason = otherCustomer
             ? $"event id {accepted.EventIdAsSent} was already recorded for customer {earlier.CustomerId}; an event id names one occurrence across all customers"
             : $"event id {accepted.EventIdAsSent} was already recorded for customer {earlier.CustomerId} with different content";
         metrics.ConflictingEventId(otherCustomer ? "customer" : "content");
         logger.LogWarning("Event {EventId} for customer {CustomerId} refused: {Reason}", accepted.Event.EventId, accepted.CustomerId, reason);
-        throw new DuplicateEventIdException(reason);
+        return new DuplicateEventIdException(reason);
     }
 
     private void LogRedelivery(Activity? activity, AcceptedCustomerEvent accepted)
@@ -85,61 +108,65 @@ public sealed class MembershipDecider(
     /// <summary>Evaluates with no new event; returns false when the customer does not exist.</summary>
     public async Task<bool> Reevaluate(string customerId, CancellationToken cancellationToken)
     {
-        using var activity = StartDecision(customerId, "segmentation.reevaluate");
         if (await session.LoadAsync<CustomerProfile>(customerId, cancellationToken) is not { } profile) return false;
 
+        var decisions = new List<Activity>(1);
+        using var activity = StartDecision(customerId, "segmentation.reevaluate", Activity.Current?.Context ?? default, decisions);
         var current = rules.Current;
-        var state = await Covered(profile, current, cancellationToken);
+        var write = new PendingWrite(profile);
+        var state = await Covered(write, current, cancellationToken);
         var now = Latest(time.GetUtcNow(), state.EvaluatedAt);
         var result = Decide(activity, current, () => current.Engine.Evaluate(state, now));
-        Commit(customerId, profile, current, result, [.. MembershipEvents(current, result, causeOccurredAt: null)], now, activity);
-        await session.SaveChangesAsync(cancellationToken);
+        write.Add(current, result, [.. MembershipEvents(current, result, causeOccurredAt: null)], now, activity);
+        await Commit([write], decisions, cancellationToken);
         return true;
     }
 
-    /// <summary>A copy of the profile's state that keeps what the ruleset reads, refolded from the stream when it must be.</summary>
-    private async Task<CustomerState> Covered(CustomerProfile profile, LoadedRuleset current, CancellationToken cancellationToken)
+    /// <summary>
+    /// Appends each customer's facts expecting the version their profile was read at, stores the evolved profiles and
+    /// commits, in one transaction; its database spans belong to the first decision's trace and link to the others'.
+    /// </summary>
+    private async Task Commit(IEnumerable<PendingWrite> writes, List<Activity> decisions, CancellationToken cancellationToken)
     {
-        var (state, refoldedFrom) = await CustomerStreams.CoveredState(session, profile, current.Engine, cancellationToken);
+        foreach (var write in writes) write.Queue(session);
+        Activity.Current = null;
+        using var commit = SegmentationTelemetry.Source.StartActivity("segmentation.commit", ActivityKind.Internal,
+            parentContext: decisions.Count > 0 ? decisions[0].Context : default,
+            links: decisions.Skip(1).Select(d => new ActivityLink(d.Context)));
+        commit?.SetTag("commit.decisions", decisions.Count);
+        await session.SaveChangesAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// The state the next decision on this customer starts from: the profile's state copied (refolded from the stream when
+    /// the active ruleset reads more than it keeps) for the first decision in the batch, then the state that one left.
+    /// </summary>
+    private async Task<CustomerState> Covered(PendingWrite write, LoadedRuleset current, CancellationToken cancellationToken)
+    {
+        if (write.Decided) return write.Profile.State;
+
+        var (state, refoldedFrom) = await CustomerStreams.CoveredState(session, write.Profile, current.Engine, cancellationToken);
         if (refoldedFrom is { } events)
         {
             metrics.ProfileRefolded(events);
-            logger.LogDebug("Customer {CustomerId}: profile refolded from {Events} events for ruleset {Version}", profile.Id, events, current.Version);
+            logger.LogDebug("Customer {CustomerId}: profile refolded from {Events} events for ruleset {Version}", write.Profile.Id, events, current.Version);
         }
 
         return state;
     }
 
     /// <summary>
-    /// Appends the decision's facts (with a record of the outcome when what the profile shows changed) expecting the
-    /// version the profile was read at, and stores the profile evolved by them, in the session's one transaction.
+    /// The span of one decision, a child of the consume (or time-triggered) span that caused it. Its trace context is
+    /// stored with the events it appends, so the relay's publish of the resulting segment events continues this trace.
+    /// It stays open until the commit; <see cref="Activity.Current"/> is cleared after each so decisions do not nest.
     /// </summary>
-    private void Commit(
-        string customerId, CustomerProfile? profile, LoadedRuleset current, EvaluationResult result, List<object> facts, DateTimeOffset now, Activity? decision)
+    private static Activity? StartDecision(string customerId, string name, ActivityContext causedBy, List<Activity> decisions)
     {
-        profile ??= new CustomerProfile { Id = customerId };
-        if (!profile.Shows(result.Blocked, result.NextCheckAt, current.Version))
-        {
-            facts.Add(new CustomerEvaluated(now, current.Version, result.Blocked, result.NextCheckAt));
-        }
-
-        if (facts.Count == 0) return;
-        var version = profile.Version + facts.Count;
-        if (profile.Version == 0) session.Events.StartStream(customerId, facts);
-        else session.Events.Append(customerId, version, facts);
-        profile.Evolve(result.State, facts, version, decision?.Id);
-        session.Store(profile);
-    }
-
-    /// <summary>
-    /// The span of one decision. Its trace context is stored with the appended events, so the relay's publish of
-    /// the resulting segment events continues this trace.
-    /// </summary>
-    private Activity? StartDecision(string customerId, string name)
-    {
-        var activity = SegmentationTelemetry.Source.StartActivity(name);
-        activity?.SetTag("customer.id", customerId);
-        if (activity is not null) session.SetHeader(SegmentationTelemetry.TraceParentHeader, activity.Id!);
+        Activity.Current = null;
+        var activity = SegmentationTelemetry.Source.StartActivity(name, ActivityKind.Internal, causedBy);
+        if (activity is null) return null;
+        activity.SetTag("customer.id", customerId);
+        decisions.Add(activity);
         return activity;
     }
 
@@ -190,4 +217,44 @@ public sealed class MembershipDecider(
 
     private static DateTimeOffset Latest(DateTimeOffset clock, params DateTimeOffset?[] others) =>
         others.Aggregate(clock, (latest, other) => other > latest ? other.Value : latest);
+
+    /// <summary>One customer's decisions in a commit: the profile as it evolves, and the facts to append after the version it was read at.</summary>
+    private sealed class PendingWrite(CustomerProfile profile)
+    {
+        private readonly long _readVersion = profile.Version;
+        private readonly List<(object Fact, string? DecidedBy)> _facts = [];
+
+        public CustomerProfile Profile { get; } = profile;
+
+        /// <summary>Whether a decision in this commit has already evolved <see cref="Profile"/>.</summary>
+        public bool Decided { get; private set; }
+
+        public static PendingWrite ForNewCustomer(string customerId) =>
+            new(new CustomerProfile { Id = customerId, State = new CustomerState { CustomerId = customerId } });
+
+        public void Add(LoadedRuleset current, EvaluationResult result, List<object> facts, DateTimeOffset now, Activity? decision)
+        {
+            if (!Profile.Shows(result.Blocked, result.NextCheckAt, current.Version))
+            {
+                facts.Add(new CustomerEvaluated(now, current.Version, result.Blocked, result.NextCheckAt));
+            }
+
+            if (facts.Count == 0) return;
+            Profile.Evolve(result.State, facts, Profile.Version + facts.Count, decision?.Id);
+            _facts.AddRange(facts.Select(f => (f, decision?.Id)));
+            Decided = true;
+        }
+
+        public void Queue(IDocumentSession session)
+        {
+            if (_facts.Count == 0) return;
+            var facts = _facts.Select(f => f.Fact).ToArray();
+            var stream = _readVersion == 0
+                ? session.Events.StartStream(Profile.Id, facts)
+                : session.Events.Append(Profile.Id, Profile.Version, facts);
+            for (var i = 0; i < _facts.Count; i++)
+                if (_facts[i].DecidedBy is { } decidedBy) stream.Events[i].SetHeader(SegmentationTelemetry.TraceParentHeader, decidedBy);
+            session.Store(Profile);
+        }
+    }
 }

@@ -20,6 +20,8 @@ public sealed class SegmentationMetrics
     private readonly Histogram<double> _relayLagSeconds;
     private readonly Histogram<double> _endToEndLagSeconds;
     private readonly Histogram<double> _sweeperLagSeconds;
+    private readonly Histogram<long> _batchEvents;
+    private readonly Histogram<double> _commitSeconds;
 
     public SegmentationMetrics(IMeterFactory meterFactory)
     {
@@ -43,6 +45,9 @@ public sealed class SegmentationMetrics
         _endToEndLagSeconds = meter.CreateHistogram<double>("segmentation.end_to_end.lag", "s",
             "Occurrence of the upstream event (or the due time) to the publish of the SegmentEntered it caused");
         _sweeperLagSeconds = meter.CreateHistogram<double>("segmentation.sweeper.lag", "s", "Due time of a time-triggered evaluation to its run");
+        _batchEvents = meter.CreateHistogram<long>("segmentation.ingestion.batch_size", "{event}", "Events decided and committed in one ingestion transaction");
+        _commitSeconds = meter.CreateHistogram<double>("segmentation.ingestion.commit.duration", "s",
+            "Time to decide and commit one ingestion batch (read, decide, append, store)");
     }
 
     public void ProfileRefolded(int events)
@@ -66,6 +71,10 @@ public sealed class SegmentationMetrics
 
     public void CustomerReevaluated(string rulesetVersion) =>
         _reevaluated.Add(1, new KeyValuePair<string, object?>("ruleset.version", rulesetVersion));
+
+    public void IngestionBatch(int events) => _batchEvents.Record(events);
+
+    public void IngestionCommit(TimeSpan elapsed) => _commitSeconds.Record(elapsed.TotalSeconds);
 
     public void Evaluation(TimeSpan elapsed) => _evaluationSeconds.Record(elapsed.TotalSeconds);
 
