@@ -39,11 +39,15 @@ public sealed class RecordedEventIds(NpgsqlDataSource database, Hosting.Segmenta
         return found;
     }
 
-    /// <summary>Queues the row with the session's other changes, to commit with the append.</summary>
-    public void Insert(IDocumentSession session, AcceptedCustomerEvent accepted, DateTimeOffset recordedAt) =>
+    /// <summary>Queues the rows of a commit's new events, in one statement, with the session's other changes.</summary>
+    public void Insert(IDocumentSession session, IReadOnlyList<AcceptedCustomerEvent> accepted, DateTimeOffset recordedAt) =>
         session.QueueSqlCommand(
-            $"INSERT INTO {settings.SchemaName}.{TableName} (event_id, customer_id, content_hash, recorded_at) VALUES (?, ?, ?, ?)",
-            accepted.Event.EventId, accepted.CustomerId, accepted.ContentHash, recordedAt);
+            $"INSERT INTO {settings.SchemaName}.{TableName} (event_id, customer_id, content_hash, recorded_at) " +
+            "SELECT event_id, customer_id, content_hash, ? FROM unnest(?, ?, ?) AS recorded(event_id, customer_id, content_hash)",
+            recordedAt,
+            accepted.Select(a => a.Event.EventId).ToArray(),
+            accepted.Select(a => a.CustomerId).ToArray(),
+            accepted.Select(a => a.ContentHash).ToArray());
 
     /// <summary>Whether a commit failed because a concurrent delivery recorded the same event id first.</summary>
     public static bool IsConcurrentFirstRecord(Exception exception)

@@ -38,6 +38,7 @@ public sealed class MembershipDecider(
         var writes = (await session.LoadManyAsync<CustomerProfile>(cancellationToken, batch.Select(b => b.Accepted.CustomerId).Distinct()))
             .ToDictionary(p => p.Id, p => new PendingWrite(p), StringComparer.Ordinal);
         var outcomes = new DuplicateEventIdException?[batch.Count];
+        var stored = new List<AcceptedCustomerEvent>(batch.Count);
         var decisions = new List<Activity>(batch.Count);
         try
         {
@@ -70,9 +71,10 @@ public sealed class MembershipDecider(
                 var result = Decide(activity, current, () => current.Engine.Apply(state, recordedEvent.ToRuleEvent(), now));
                 write.Add(current, result, [recordedEvent, .. MembershipEvents(current, result, recordedEvent.OccurredAt)], now, activity);
                 recorded[recordedEvent.EventId] = new RecordedEventId(accepted.CustomerId, accepted.ContentHash);
-                recordedEventIds.Insert(session, accepted, time.GetUtcNow());
+                stored.Add(accepted);
             }
 
+            if (stored.Count > 0) recordedEventIds.Insert(session, stored, time.GetUtcNow());
             await Commit(writes.Values, decisions, cancellationToken);
         }
         finally
@@ -80,8 +82,7 @@ public sealed class MembershipDecider(
             foreach (var decision in decisions) decision.Dispose();
         }
 
-        for (var i = 0; i < batch.Count; i++)
-            if (outcomes[i] is null) metrics.EventConsumed(batch[i].Accepted.Event.Type);
+        foreach (var accepted in stored) metrics.EventConsumed(accepted.Event.Type);
         return outcomes;
     }
 

@@ -31,10 +31,10 @@ internal static partial class Baselines
     /// <summary>
     /// pgbench replaying one decision of the service per transaction, with the SQL Marten sends for it, into the
     /// service's own tables (its indexes and append function) after the service has stopped: the read of the profile
-    /// document (with the stream's version, which the append function takes; one round trip), then one transaction (one
-    /// round trip) of <c>mt_quick_append_events</c> with the rows of <paramref name="shape"/> (the event; a membership
-    /// change and a decision record each in the measured share of decisions; it bumps <c>mt_streams.version</c>) and the
-    /// upsert of a profile document of the measured size. Each client has its own customers, as the service's partitioner
+    /// document and the event-id lookup (with the stream's version, which the append function takes; one round trip),
+    /// then one transaction (one round trip) of <c>mt_quick_append_events</c> with the rows of <paramref name="shape"/>
+    /// (the event; a membership change and a decision record each in the measured share of decisions; it bumps
+    /// <c>mt_streams.version</c>), the event id's row and the upsert of a profile document of the measured size. Each client has its own customers, as the service's batch writers
     /// gives each customer to one consumer at a time, so no transaction waits on another's row.
     /// </summary>
     public static async Task<double> DecisionsPerSecond(
@@ -49,21 +49,23 @@ internal static partial class Baselines
             $"ARRAY[{string.Join(", ", events.Select(e => Literal(e.DotnetType)))}]::varchar[], " +
             $"ARRAY[{string.Join(", ", events.Select(e => Literal(e.Data) + "::jsonb"))}], " +
             $"ARRAY[{string.Join(", ", events.Select(_ => "NULL"))}]::bytea[], " +
-            $"ARRAY[{string.Join(", ", events.Select(e => Literal(e.Headers) + "::jsonb"))}], " +
-            $"ARRAY[{string.Join(", ", events.Select(_ => "now()"))}], :version)";
+            $"ARRAY[{string.Join(", ", events.Select(e => Literal(e.Headers) + "::jsonb"))}], :version)";
+        var recordedId =
+            $"INSERT INTO {schema}.{Segmentation.Service.Ingestion.RecordedEventIds.TableName} (event_id, customer_id, content_hash, recorded_at) " +
+            $"VALUES (gen_random_uuid(), {stream}, '{new string('0', 64)}', now())";
         // Marten's upsert of a document (a new revision id each time).
         var upsert =
             $"INSERT INTO {schema}.mt_doc_customerprofile (id, data, mt_version, mt_dotnet_type, mt_last_modified) " +
             $"VALUES ({stream}, {Literal(shape.Profile)}::jsonb, gen_random_uuid(), {Literal(shape.ProfileDotnetType)}, transaction_timestamp()) " +
             $"ON CONFLICT (id) DO UPDATE SET data = excluded.data, mt_version = excluded.mt_version, " +
             $"mt_dotnet_type = excluded.mt_dotnet_type, mt_last_modified = excluded.mt_last_modified";
-        string Decision(params DecisionShape.StoredEvent[] events) => $"BEGIN \\; {Events(events)} \\; {upsert} \\; COMMIT;";
+        string Decision(params DecisionShape.StoredEvent[] events) => $"BEGIN \\; {Events(events)} \\; {recordedId} \\; {upsert} \\; COMMIT;";
         var customersPerClient = Math.Max(1, customers / clients);
         var script = $"""
             \set customer :client_id * 1000000 + random(1, {customersPerClient})
             \set membership random(1, 1000)
             \set evaluated random(1, 1000)
-            SELECT d.id, d.data, d.mt_version FROM {schema}.mt_doc_customerprofile AS d WHERE id = {stream} \; SELECT coalesce(max(version), 0) AS version FROM {schema}.mt_streams WHERE id = {stream} \gset
+            SELECT d.id, d.data, d.mt_version FROM {schema}.mt_doc_customerprofile AS d WHERE id = {stream} \; SELECT customer_id FROM {schema}.{Segmentation.Service.Ingestion.RecordedEventIds.TableName} WHERE event_id = (SELECT gen_random_uuid()) \; SELECT coalesce(max(version), 0) AS version FROM {schema}.mt_streams WHERE id = {stream} \gset
             \if :membership <= {PerMille(shape.MembershipsPerDecision)}
             \if :evaluated <= {PerMille(shape.EvaluationsPerDecision)}
             {Decision(shape.Recorded, shape.Membership, shape.Evaluated)}

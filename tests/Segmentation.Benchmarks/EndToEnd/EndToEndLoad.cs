@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using MassTransit;
 using Npgsql;
+using Segmentation.Service.Ingestion;
 using SegmentationEvents.Contracts;
 using Storefront.Simulator.Generation;
 using Storefront.Simulator.Publishing;
@@ -27,7 +28,9 @@ internal static class EndToEndLoad
         var customers = Math.Max(100, events / 20);
         await using var environment = await LoadEnvironment.Create();
         var rulesetPath = Path.Combine(LoadEnvironment.RepositoryRoot(), "infra", "examples", "ruleset.yaml");
-        var clients = environment.ServiceSettings(rulesetPath).Concurrency;
+        // The baselines use as many clients as the service commits on at once: its batch writers.
+        var ingestion = LoadEnvironment.IngestionOptions();
+        var clients = ingestion.Writers;
         var baselineDuration = TimeSpan.FromSeconds(10);
         var loadAtStart = Measurements.LoadAverage();
 
@@ -52,7 +55,8 @@ internal static class EndToEndLoad
         Console.WriteLine();
         Console.WriteLine($"e2e {events} {samples}{(profileLength is null ? "" : $" {profileLength}")}, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, " +
             $"{Environment.ProcessorCount} cores, load average {loadAtStart} at the start and {Measurements.LoadAverage()} at the end, " +
-            $"service concurrency {clients}; decision shape: {shape.Describe()}");
+            $"service concurrency {environment.ServiceSettings(rulesetPath).Concurrency}, {ingestion.Writers} writers, batches of up to " +
+            $"{ingestion.BatchSize} waiting up to {ingestion.BatchWait.TotalMilliseconds:0} ms; decision shape: {shape.Describe()}");
         Console.WriteLine();
         Console.WriteLine("| Measure | Value | Service as a share of it |");
         Console.WriteLine("|---|---:|---:|");

@@ -6,7 +6,9 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Npgsql;
+using Microsoft.Extensions.Configuration;
 using Segmentation.Service.Hosting;
+using Segmentation.Service.Ingestion;
 
 namespace Segmentation.Benchmarks.EndToEnd;
 
@@ -59,6 +61,14 @@ internal sealed class LoadEnvironment : IAsyncDisposable
         await host.StartAsync();
         await host.Services.GetRequiredService<IBusControl>().WaitForHealthStatus(BusHealthStatus.Healthy, TimeSpan.FromSeconds(30));
         return host;
+    }
+
+    /// <summary>The service's ingestion settings as this process's environment sets them (<c>Segmentation__Ingestion__BatchSize</c>, ...).</summary>
+    public static IngestionOptions IngestionOptions()
+    {
+        var options = new IngestionOptions();
+        new ConfigurationBuilder().AddEnvironmentVariables().Build().GetSection("Segmentation:Ingestion").Bind(options);
+        return options;
     }
 
     public static string RepositoryRoot()
