@@ -30,32 +30,18 @@ internal static class CustomerCommand
         string name, string description, Option[] extra, Func<string, ParseResult, string> path, Action<JsonElement, TextWriter> print)
     {
         var customerId = new Argument<string>("customer-id") { Description = "the customer's id" };
-        var service = new Option<string>("--service")
-        {
-            Description = "admin API of the segmentation service (default: $SEGMENTATION_URL or http://127.0.0.1:5080)",
-            DefaultValueFactory = _ => Environment.GetEnvironmentVariable("SEGMENTATION_URL") ?? "http://127.0.0.1:5080",
-        };
-        var apiKey = new Option<string?>("--api-key")
-        {
-            Description = "admin API key, needed unless the service opens reads to this machine (default: $SEGMENTATION_API_KEY)",
-            DefaultValueFactory = _ => Environment.GetEnvironmentVariable("SEGMENTATION_API_KEY"),
-        };
+        var service = new AdminServiceOptions();
         var json = new Option<bool>("--json") { Description = "print the raw JSON" };
-        var command = new Command(name, description) { customerId, service, apiKey, json };
+        var command = new Command(name, description) { customerId, json };
+        service.AddTo(command);
         foreach (var option in extra) command.Options.Add(option);
         command.SetAction(async (parse, cancellationToken) =>
         {
             var output = parse.InvocationConfiguration.Output;
             var error = parse.InvocationConfiguration.Error;
             var id = parse.GetRequiredValue(customerId);
-            if (!Uri.TryCreate(parse.GetRequiredValue(service), UriKind.Absolute, out var serviceUrl))
-            {
-                error.WriteLine($"segctl: --service must be an absolute URL, was '{parse.GetValue(service)}'");
-                return 2;
-            }
-
-            using var http = new HttpClient { BaseAddress = serviceUrl };
-            if (parse.GetValue(apiKey) is { Length: > 0 } key) http.DefaultRequestHeaders.Add("X-Api-Key", key);
+            using var http = service.Connect(parse, error);
+            if (http is null) return 2;
             HttpResponseMessage response;
             try
             {

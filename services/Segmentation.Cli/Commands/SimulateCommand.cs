@@ -1,6 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
-using Npgsql;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
 using Segmentation.Cli.History;
 using Segmentation.Cli.Simulation;
 using Segmentation.Rules.Rulesets;
@@ -9,9 +11,9 @@ using Segmentation.Rules.Simulation;
 namespace Segmentation.Cli.Commands;
 
 /// <summary>
-/// `segctl simulate`: runs a candidate ruleset over a JSON-lines history (replay) or over what the live service stored
-/// in PostgreSQL (current profiles, or a replay of the event log), beside a baseline, and reports the figures. Reads
-/// only: the database is read inside READ ONLY transactions.
+/// `segctl simulate`: runs a candidate ruleset beside a baseline, with no side effects, over a JSON-lines history
+/// (replay, here) or over what the live service stored (current profiles, or a replay of its event log: the service
+/// runs it, <c>POST /rulesets/simulate</c>, since only the service reads its own database), and reports the figures.
 /// </summary>
 internal static class SimulateCommand
 {
@@ -20,13 +22,12 @@ internal static class SimulateCommand
         var rules = SegctlCommand.RulesOption();
         var baseline = new Option<string?>("--baseline")
         {
-            Description = "ruleset to compare with: a YAML file, or `active` for the service's active ruleset (default with --connection: active)",
+            Description = "ruleset to compare with: a YAML file, or `active` for the service's active ruleset (the default without --events)",
         };
-        var events = new Option<FileInfo?>("--events") { Description = "JSON-lines event history to replay" };
-        var connection = new Option<string?>("--connection") { Description = "PostgreSQL connection string of the segmentation service (read only)" };
-        var schema = new Option<string>("--schema") { Description = "the service's schema", DefaultValueFactory = _ => "segmentation" };
-        var from = new Option<string?>("--from") { Description = "replay: start counting at this ISO-8601 time (default: the first event)" };
-        var to = new Option<string?>("--to") { Description = "replay: stop at this ISO-8601 time (default: the last event; now with --connection)" };
+        var events = new Option<FileInfo?>("--events") { Description = "JSON-lines event history to replay here (without it, the live service simulates)" };
+        var service = new AdminServiceOptions();
+        var from = new Option<string?>("--from") { Description = "replay: start counting at this ISO-8601 time (default: the first event; needed for a replay of the service's log)" };
+        var to = new Option<string?>("--to") { Description = "replay: stop at this ISO-8601 time (default: the last event; now for the service's log)" };
         var json = new Option<bool>("--json") { Description = "print the report as JSON" };
         var chart = new Option<FileInfo?>("--chart") { Description = "write a chart of messages per day per segment (.svg or .png)" };
         var command = new Command(
@@ -34,28 +35,19 @@ internal static class SimulateCommand
             "try a candidate ruleset on a history or on the live profiles, without side effects: holders, entries and exits per day, " +
             "blocked customers, contacts per customer, overlaps, messages per channel, and the diff against a baseline")
         {
-            rules, baseline, events, connection, schema, from, to, json, chart,
+            rules, baseline, events, from, to, json, chart,
         };
+        service.AddTo(command);
         command.SetAction(async (parse, cancellationToken) =>
         {
             var error = parse.InvocationConfiguration.Error;
-            var request = new SimulateRequest(
-                parse.GetRequiredValue(rules), parse.GetValue(baseline), parse.GetValue(events), parse.GetValue(connection),
-                parse.GetRequiredValue(schema), parse.GetValue(from), parse.GetValue(to));
-            SimulationReport? report;
-            try
-            {
-                report = await Simulate(request, error, cancellationToken);
-            }
-            catch (NpgsqlException exception)
-            {
-                error.WriteLine($"segctl: PostgreSQL: {exception.Message}");
-                return 2;
-            }
-
+            var request = new SimulateRequest(parse.GetRequiredValue(rules), parse.GetValue(baseline), parse.GetValue(events), parse.GetValue(from), parse.GetValue(to));
+            var (report, exit) = request.Events is null
+                ? await OnService(request, service, parse, error, cancellationToken)
+                : (await OnHistoryFile(request, error, cancellationToken), 1);
             if (report is null)
             {
-                return 1;
+                return exit;
             }
 
             if (parse.GetValue(json))
@@ -78,80 +70,100 @@ internal static class SimulateCommand
         return command;
     }
 
-    private sealed record SimulateRequest(
-        FileInfo Rules, string? Baseline, FileInfo? Events, string? Connection, string Schema, string? From, string? To);
+    private sealed record SimulateRequest(FileInfo Rules, string? Baseline, FileInfo? Events, string? From, string? To);
 
-    private static async Task<SimulationReport?> Simulate(SimulateRequest request, TextWriter error, CancellationToken cancellationToken)
+    /// <summary>The service simulates on what it stored; exit 1 for a refused ruleset or request, 2 when the service cannot answer.</summary>
+    private static async Task<(SimulationReport? Report, int Exit)> OnService(
+        SimulateRequest request, AdminServiceOptions service, ParseResult parse, TextWriter error, CancellationToken cancellationToken)
     {
-        if ((request.Events is null) == (request.Connection is null))
+        if (!TryInstant(request.From, "--from", error, out var from) || !TryInstant(request.To, "--to", error, out var to)
+            || !SegctlCommand.TryReadFile(request.Rules, error, out var candidate))
         {
-            error.WriteLine("segctl: give exactly one of --events FILE.jsonl and --connection");
-            return null;
+            return (null, 1);
         }
 
+        string? baselineYaml = null;
+        if (request.Baseline is { } baselineFile && baselineFile != "active" && !SegctlCommand.TryReadFile(new FileInfo(baselineFile), error, out baselineYaml))
+        {
+            return (null, 1);
+        }
+
+        using var http = service.Connect(parse, error);
+        if (http is null)
+        {
+            return (null, 2);
+        }
+
+        var query = new List<string> { $"fileName={Uri.EscapeDataString(request.Rules.Name)}" };
+        if (from is { } start) query.Add($"from={Uri.EscapeDataString(start.ToString("O", CultureInfo.InvariantCulture))}");
+        if (to is { } end) query.Add($"to={Uri.EscapeDataString(end.ToString("O", CultureInfo.InvariantCulture))}");
+        HttpContent body = baselineYaml is null
+            ? new StringContent(candidate, System.Text.Encoding.UTF8, "application/yaml")
+            : JsonContent.Create(new { candidate, baseline = baselineYaml });
+        HttpResponseMessage response;
+        try
+        {
+            response = await http.PostAsync(new Uri($"rulesets/simulate?{string.Join('&', query)}", UriKind.Relative), body, cancellationToken);
+        }
+        catch (HttpRequestException exception)
+        {
+            error.WriteLine($"segctl: cannot reach {http.BaseAddress}: {exception.Message}");
+            return (null, 2);
+        }
+
+        var text = await response.Content.ReadAsStringAsync(cancellationToken);
+        if (response.IsSuccessStatusCode)
+        {
+            return (SimulationReport.FromJson(text), 0);
+        }
+
+        if (response.StatusCode is HttpStatusCode.UnprocessableEntity or HttpStatusCode.BadRequest && Problems(text) is { Count: > 0 } problems)
+        {
+            foreach (var problem in problems) error.WriteLine(problem);
+            return (null, 1);
+        }
+
+        error.WriteLine($"segctl: {(int)response.StatusCode} {response.ReasonPhrase}: {text}");
+        return (null, 2);
+    }
+
+    /// <summary>The service's refusal: <c>{"errors": [...]}</c> (a ruleset's line:column errors) or <c>{"error": "..."}</c>.</summary>
+    private static List<string>? Problems(string body)
+    {
+        try
+        {
+            var root = JsonDocument.Parse(body).RootElement;
+            if (root.TryGetProperty("errors", out var errors)) return [.. errors.EnumerateArray().Select(e => e.GetString() ?? "")];
+            if (root.TryGetProperty("error", out var single)) return [$"segctl: {single.GetString()}"];
+        }
+        catch (JsonException)
+        {
+        }
+
+        return null;
+    }
+
+    private static async Task<SimulationReport?> OnHistoryFile(SimulateRequest request, TextWriter error, CancellationToken cancellationToken)
+    {
         if (!TryInstant(request.From, "--from", error, out var from) || !TryInstant(request.To, "--to", error, out var to)
             || SegctlCommand.LoadRuleset(request.Rules, error) is not { } candidate)
         {
             return null;
         }
 
-        var database = request.Connection is null ? null : new PostgresSimulationSource(request.Connection, request.Schema);
         Ruleset? baseline = null;
-        if (request.Baseline == "active" || (request.Baseline is null && database is not null))
+        if (request.Baseline == "active")
         {
-            if (database is null)
-            {
-                error.WriteLine("segctl: --baseline active needs --connection");
-                return null;
-            }
-
-            if (await database.ActiveRuleset(cancellationToken) is { } active)
-            {
-                baseline = SegctlCommand.LoadRuleset(active.Yaml, $"{active.FileName} (active {active.Version})", error);
-                if (baseline is null)
-                {
-                    return null;
-                }
-            }
-            else if (request.Baseline == "active")
-            {
-                error.WriteLine("segctl: the service has no active ruleset");
-                return null;
-            }
+            error.WriteLine("segctl: --baseline active compares with the live service: leave out --events, or give --baseline FILE.yaml");
+            return null;
         }
-        else if (request.Baseline is { } baselineFile && (baseline = SegctlCommand.LoadRuleset(new FileInfo(baselineFile), error)) is null)
+
+        if (request.Baseline is { } baselineFile && (baseline = SegctlCommand.LoadRuleset(new FileInfo(baselineFile), error)) is null)
         {
             return null;
         }
 
-        var options = new SimulationOptions();
-        if (database is null)
-        {
-            return await FromHistoryFile(request.Events!, candidate, baseline, from, to, options, error, cancellationToken);
-        }
-
-        if (from is null && to is null)
-        {
-            var progress = TerminalProgress.ForConsole(error, await database.CountProfiles(cancellationToken));
-            var report = await RulesetSimulation.Simulate(
-                candidate, baseline, new SnapshotScope(database.Profiles(cancellationToken), TimeProvider.System.GetUtcNow()),
-                options with { Progress = progress }, cancellationToken);
-            progress?.Finish();
-            return report;
-        }
-
-        if (from is null)
-        {
-            error.WriteLine("segctl: a replay of the event log needs --from (and optionally --to, default now)");
-            return null;
-        }
-
-        var replayProgress = TerminalProgress.ForConsole(error, await database.CountStreams(cancellationToken));
-        var replay = await RulesetSimulation.Simulate(
-            candidate, baseline, new ReplayScope(database.Histories(cancellationToken), from.Value, to ?? TimeProvider.System.GetUtcNow()),
-            options with { Progress = replayProgress }, cancellationToken);
-        replayProgress?.Finish();
-        return replay;
+        return await FromHistoryFile(request.Events!, candidate, baseline, from, to, new SimulationOptions(), error, cancellationToken);
     }
 
     /// <summary>Replays a JSON-lines file (read whole: its lines are grouped per customer). Default period: first to last event.</summary>

@@ -101,7 +101,7 @@ public sealed class SimulateCommandTests : IDisposable
 
     [Theory]
     [InlineData("--baseline", "active")]
-    [InlineData("--connection", "Host=127.0.0.1")]
+    [InlineData("--to", "tomorrow")]
     [InlineData("--from", "yesterday")]
     public void Bad_combinations_are_refused_with_exit_1(string option, string value)
     {

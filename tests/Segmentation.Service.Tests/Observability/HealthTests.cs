@@ -1,3 +1,4 @@
+using MassTransit;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
@@ -33,6 +34,8 @@ public sealed class HealthTests(IsolatedServers servers) : IClassFixture<Isolate
                     builder.Configuration);
             },
             app => app.MapHealthEndpoints());
+        // Until the bus is connected readiness fails for that reason; published events reach the service once its queues are bound.
+        await web.App.Services.GetRequiredService<IBusControl>().WaitForHealthStatus(BusHealthStatus.Healthy, TimeSpan.FromSeconds(30));
         await using var upstream = await UpstreamPublisher.Connect(servers);
         var customer = $"health-{Guid.NewGuid():N}";
         for (var i = 0; i < 3; i++)

@@ -18,7 +18,7 @@ namespace Segmentation.Service.Tests.Simulation;
 
 /// <summary>
 /// The example history goes through the live service event by event on a fake clock set to each event's occurrence
-/// time, then `segctl simulate --connection` and the admin API's simulation run against what the service stored:
+/// time, then `segctl simulate --service` (the admin API's simulation) runs against what the service stored:
 /// the replay must reproduce the live memberships and entries, and no simulation may write or publish anything.
 /// The history is shifted so that it ends a minute before the real clock, at a time of day at which nothing falls
 /// due for hours (every event is between 08:00 and 18:00 of its day and the end at 20:00), so a snapshot taken on the
@@ -160,14 +160,11 @@ public sealed class SimulationAgainstServiceTests(SimulationAgainstServiceTests.
         Assert.Equal((false, true, live.Holders["win_back"], live.Holders["win_back"], 0L),
             (winBack.InCandidate, winBack.InBaseline, winBack.Exits, winBack.WouldLeave!.Count, winBack.HoldersAtEnd));
 
-        // The admin API's simulation is the same computation over the same profiles.
-        await using var session = _service.Store.QuerySession();
-        var candidate = RulesetLoader.Load(File.ReadAllText(withoutWinBack), withoutWinBack).Ruleset!;
-        var baseline = RulesetLoader.Load(File.ReadAllText(ExampleRuleset.Path), ExampleRuleset.Path).Ruleset!;
-        var api = await SimulationEndpoints.SimulateOnProfiles(session, candidate, baseline, _time.GetUtcNow(), default);
+        // A baseline sent with the candidate instead of the active one: here the same ruleset, so the same report.
+        var sent = Simulate(["--rules", withoutWinBack, "--baseline", ExampleRuleset.Path]);
         Assert.Equal(
             report.Segments.Select(s => (s.Segment, s.HoldersAtEnd, s.Entries, s.Exits, s.WouldLeave!.Count)),
-            api.Segments.Select(s => (s.Segment, s.HoldersAtEnd, s.Entries, s.Exits, s.WouldLeave!.Count)));
+            sent.Segments.Select(s => (s.Segment, s.HoldersAtEnd, s.Entries, s.Exits, s.WouldLeave!.Count)));
     }
 
     [Fact]
@@ -179,28 +176,42 @@ public sealed class SimulationAgainstServiceTests(SimulationAgainstServiceTests.
 
         Simulate(["--rules", candidate]);
         Simulate(["--rules", candidate, "--from", Instant(_start)]);
-        await using (var session = _service.Store.QuerySession())
-        {
-            await SimulationEndpoints.SimulateOnProfiles(session, RulesetLoader.Load(File.ReadAllText(candidate), candidate).Ruleset!,
-                SimulationEndpoints.Baseline(_service.Services.GetRequiredService<ActiveRuleset>()),
-                _time.GetUtcNow(), default);
-        }
+        Simulate(["--rules", candidate, "--baseline", ExampleRuleset.Path]);
 
-        await Task.Delay(TimeSpan.FromSeconds(1)); // a publish, were there one, would reach the observer by now
         Assert.Equal(before, await DatabaseFingerprint());
         Assert.Equal((entered, exited), (_observer.Entered.Count, _observer.Exited.Count));
     }
 
+    [Fact]
+    public void A_replay_with_no_start_or_ending_before_it_starts_is_refused_with_the_reason()
+    {
+        Assert.Equal((1, "segctl: a replay needs from (to defaults to now)"), Refused("--to", Instant(_end)));
+        Assert.Equal((1, "segctl: from is after to"), Refused("--from", Instant(_end), "--to", Instant(_start)));
+    }
+
     private SimulationReport Simulate(params string[] arguments)
+    {
+        var (exit, output, error) = Segctl(arguments);
+        Assert.True(exit == 0, error);
+        return SimulationReport.FromJson(output)!;
+    }
+
+    private (int Exit, string Error) Refused(params string[] arguments)
+    {
+        var (exit, output, error) = Segctl(arguments);
+        Assert.Equal(string.Empty, output);
+        return (exit, error.Trim());
+    }
+
+    private (int Exit, string Output, string Error) Segctl(string[] arguments)
     {
         string[] rules = arguments.Contains("--rules") ? [] : ["--rules", ExampleRuleset.Path];
         var output = new StringWriter();
         var error = new StringWriter();
         var exit = SegctlCommand.Create()
-            .Parse(["simulate", .. rules, "--connection", servers.PostgresConnection, "--schema", servers.SchemaName, "--json", .. arguments])
+            .Parse(["simulate", .. rules, "--service", _service.Http.BaseAddress!.ToString(), "--api-key", ServiceUnderTest.AdminKey, "--json", .. arguments])
             .Invoke(new InvocationConfiguration { Output = output, Error = error });
-        Assert.True(exit == 0, error.ToString());
-        return SimulationReport.FromJson(output.ToString())!;
+        return (exit, output.ToString(), error.ToString());
     }
 
     private sealed record Live(Dictionary<string, long> Holders, Dictionary<string, long> Entries, Dictionary<string, long> Exits, List<string> EntriesPerDay);
