@@ -14,7 +14,9 @@ public sealed record AcceptedCustomerEvent(string CustomerId, string EventIdAsSe
     /// SHA-256 (hex) over the customer, the type, the UTC occurrence time and the properties sorted by name: the same
     /// event sent by any contract, in any property order, hashes the same.
     /// </summary>
-    public string ContentHash => Hash(CustomerId, Event);
+    public string ContentHash => _contentHash ??= Hash(CustomerId, Event);
+
+    private string? _contentHash;
 
     private static string Hash(string customerId, CustomerEventRecorded recorded)
     {
