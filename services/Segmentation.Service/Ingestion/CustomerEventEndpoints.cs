@@ -2,13 +2,15 @@ using System.Net.Mime;
 using JasperFx.Events;
 using MassTransit;
 using SegmentationEvents.Contracts;
+using SegmentationEvents.ServiceDefaults;
 
 namespace Segmentation.Service.Ingestion;
 
 /// <summary>
 /// The two receive endpoints of ingestion. Both handle one customer's messages one at a time
-/// (partitioned by customer id) and retry a lost optimistic-concurrency race; a message that
-/// fails validation or reuses a recorded event id skips the retries and goes to the endpoint's
+/// (partitioned by customer id), retry a lost optimistic-concurrency race, and wait out a transient
+/// failure of PostgreSQL or RabbitMQ (<see cref="TransientFaults"/>); a message that fails validation,
+/// reuses a recorded event id or can never be stored skips the retries and goes to the endpoint's
 /// <c>_error</c> queue with the reason.
 /// </summary>
 public static class CustomerEventEndpoints
@@ -23,7 +25,7 @@ public static class CustomerEventEndpoints
     {
         bus.ReceiveEndpoint(QueueName, endpoint =>
         {
-            ConfigureDelivery(endpoint, concurrency, context.GetRequiredService<SegmentationMetrics>());
+            ConfigureDelivery(endpoint, concurrency, context);
             var partitioner = endpoint.CreatePartitioner(concurrency);
             endpoint.ConfigureConsumer<CustomerEventConsumer>(context, consumer =>
             {
@@ -41,17 +43,18 @@ public static class CustomerEventEndpoints
             endpoint.DefaultContentType = new ContentType("application/json");
             endpoint.AddDeserializer(new RawCustomerEventDeserializer(), isDefault: true);
             endpoint.Bind(RawExchangeName);
-            ConfigureDelivery(endpoint, concurrency, context.GetRequiredService<SegmentationMetrics>());
+            ConfigureDelivery(endpoint, concurrency, context);
             var partitioner = endpoint.CreatePartitioner(concurrency);
             endpoint.ConfigureConsumer<RawCustomerEventConsumer>(context, consumer =>
                 consumer.Message<RawCustomerEvent>(m => m.UsePartitioner(partitioner, c => c.Message.CustomerId ?? "")));
         });
     }
 
-    private static void ConfigureDelivery(IRabbitMqReceiveEndpointConfigurator endpoint, int concurrency, SegmentationMetrics metrics)
+    private static void ConfigureDelivery(IRabbitMqReceiveEndpointConfigurator endpoint, int concurrency, IBusRegistrationContext context)
     {
         endpoint.PrefetchCount = (ushort)(concurrency * 4);
         endpoint.ConcurrentMessageLimit = concurrency;
+        endpoint.UseTransientFaultRetry(context);
         endpoint.UseMessageRetry(retry =>
         {
             // A lost race on the customer's stream: an append after a concurrent one, or two first appends at once.
@@ -60,7 +63,7 @@ public static class CustomerEventEndpoints
             retry.Handle<Marten.Exceptions.ExistingStreamIdCollisionException>();
             // Two first deliveries of one event id at once: the loser finds the id recorded and decides again.
             retry.Handle<Exception>(RecordedEventIds.IsConcurrentFirstRecord);
-            retry.ConnectRetryObserver(new ConcurrencyRetryObserver(metrics));
+            retry.ConnectRetryObserver(new ConcurrencyRetryObserver(context.GetRequiredService<SegmentationMetrics>()));
             retry.Intervals(0, 5, 10, 25, 50, 100, 200, 400, 800, 1600);
         });
     }
