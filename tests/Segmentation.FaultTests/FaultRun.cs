@@ -18,8 +18,8 @@ namespace Segmentation.FaultTests;
 public sealed class FaultRun : IAsyncDisposable
 {
     private const int Customers = 200;
-    private const int EventCount = 2_400;
-    private const double EventsPerSecond = 150;
+    private const int EventCount = 2_000;
+    private const double EventsPerSecond = 100;
     private static readonly TimeSpan ContactCooldown = TimeSpan.FromHours(24);
 
     private readonly FaultServers _servers;
@@ -28,6 +28,7 @@ public sealed class FaultRun : IAsyncDisposable
     private readonly Dictionary<string, string> _environment;
     private readonly List<ServiceProcess> _instances = [];
     private readonly List<(TimeSpan At, long Stored, long Published)> _samples = [];
+    private readonly List<(TimeSpan At, bool Ready)> _readiness = [];
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private readonly CancellationTokenSource _stop = new();
     private ServiceProcess _notification = null!;
@@ -73,15 +74,19 @@ public sealed class FaultRun : IAsyncDisposable
         return instance;
     }
 
-    /// <summary>Waits until a share of the load is stored, so the fault lands with events in flight.</summary>
-    public Task WhenStored(double share) =>
-        Until(() => Task.FromResult(LastSample.Stored >= share * EventCount), $"{share:P0} of the events stored", TimeSpan.FromMinutes(1));
+    /// <summary>Waits until a share of the load is published, so the fault lands with events in flight and more to come.</summary>
+    public Task WhenPublished(double share) =>
+        Until(() => Task.FromResult(_load.Published >= share * EventCount), $"{share:P0} of the events published", TimeSpan.FromMinutes(1));
 
     public void FaultInjected() => _faultAt = _clock.Elapsed;
 
     /// <summary>Waits until an instance says it is not ready (the fault has reached it), so a restart follows a real outage.</summary>
     public Task UntilNotReady(ServiceProcess instance) =>
         Until(async () => !await instance.IsReady(), $"{instance.Name} reporting not ready", TimeSpan.FromSeconds(30));
+
+    /// <summary>Waits until the broker outage is seen: the instance is not ready, or the upstream publisher had a publish refused.</summary>
+    public Task UntilBrokerOutageSeen(ServiceProcess instance) =>
+        Until(async () => _load.PublishRetries > 0 || !await instance.IsReady(), "the broker outage seen", TimeSpan.FromSeconds(30));
 
     public async Task<Outcome> Finish()
     {
@@ -120,6 +125,7 @@ public sealed class FaultRun : IAsyncDisposable
             SendsDoubled: sentIds.Count(s => s.Value > 1) + sends.Sent.Count(id => !entries.Contains(id)),
             SendsRefused: sends.Refused,
             PublishRetries: _load.PublishRetries,
+            NotReady: NotReadyAfterFault(),
             Stall: LongestStallAfterFault(),
             Recovery: RecoveryAfterFault());
         _output.WriteLine(outcome.Describe(_name));
@@ -155,6 +161,8 @@ public sealed class FaultRun : IAsyncDisposable
         while (await timer.WaitForNextTickAsync(cancellationToken))
         {
             long? stored = null;
+            var ready = _instances.Any(i => !i.HasExited) && await Serving.IsReady();
+            lock (_readiness) _readiness.Add((_clock.Elapsed, ready));
             try
             {
                 stored = (await Serving.Get<JsonElement>("stats")).GetProperty("events").GetInt64();
@@ -184,6 +192,16 @@ public sealed class FaultRun : IAsyncDisposable
             lastProgress = samples[i].At;
         }
         return longest;
+    }
+
+    /// <summary>How long, after the fault, the serving instance's <c>/health/ready</c> did not answer 200 (summed over samples).</summary>
+    private TimeSpan NotReadyAfterFault()
+    {
+        lock (_readiness)
+        {
+            var after = _readiness.Where(r => r.At >= _faultAt).ToList();
+            return TimeSpan.FromTicks(after.Zip(after.Skip(1)).Where(p => !p.First.Ready).Sum(p => (p.Second.At - p.First.At).Ticks));
+        }
     }
 
     /// <summary>From the fault to the first moment the stored events are within one second of load of the published ones.</summary>
@@ -257,10 +275,10 @@ public sealed class FaultRun : IAsyncDisposable
 
 public sealed record Outcome(
     int Published, int StoredDistinct, int StoredTwice, long ErrorQueued, IReadOnlyList<string> Violations, int ChannelEntries,
-    int SendsLost, int SendsDoubled, int SendsRefused, long PublishRetries, TimeSpan Stall, TimeSpan Recovery)
+    int SendsLost, int SendsDoubled, int SendsRefused, long PublishRetries, TimeSpan NotReady, TimeSpan Stall, TimeSpan Recovery)
 {
     public string Describe(string fault) => string.Create(CultureInfo.InvariantCulture,
-        $"FAULT {fault}: stall {Stall.TotalSeconds:0.0} s, recovery {Recovery.TotalSeconds:0.0} s; published {Published}, stored {StoredDistinct} " +
+        $"FAULT {fault}: stall {Stall.TotalSeconds:0.0} s, recovery {Recovery.TotalSeconds:0.0} s, not ready {NotReady.TotalSeconds:0.0} s; published {Published}, stored {StoredDistinct} " +
         $"(twice {StoredTwice}), error-queued {ErrorQueued}, violations {Violations.Count}, entries with a channel {ChannelEntries}, " +
         $"sends lost {SendsLost}, doubled {SendsDoubled}, refused {SendsRefused}; publisher retries {PublishRetries}");
 }

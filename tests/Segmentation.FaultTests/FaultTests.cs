@@ -13,7 +13,7 @@ public sealed class FaultTests(FaultServers servers, ITestOutputHelper output) :
     public async Task An_instance_killed_hard_and_restarted_loses_and_doubles_nothing()
     {
         await using var run = await FaultRun.Start(servers, "kill_restart", output);
-        await run.WhenStored(0.3);
+        await run.WhenPublished(0.4);
 
         run.FaultInjected();
         await run.Serving.KillHard();
@@ -26,12 +26,18 @@ public sealed class FaultTests(FaultServers servers, ITestOutputHelper output) :
     public async Task A_postgresql_restart_parks_nothing_in_an_error_queue()
     {
         await using var run = await FaultRun.Start(servers, "postgres_restart", output);
-        await run.WhenStored(0.3);
+        await run.WhenPublished(0.4);
 
         run.FaultInjected();
         await servers.Postgres.StopServer("fast");
-        await run.UntilNotReady(run.Serving);
-        await servers.Postgres.StartServer();
+        try
+        {
+            await run.UntilNotReady(run.Serving);
+        }
+        finally
+        {
+            await servers.Postgres.StartServer();
+        }
 
         Holds(await run.Finish());
     }
@@ -40,12 +46,18 @@ public sealed class FaultTests(FaultServers servers, ITestOutputHelper output) :
     public async Task A_rabbitmq_restart_parks_nothing_and_loses_nothing()
     {
         await using var run = await FaultRun.Start(servers, "rabbitmq_restart", output);
-        await run.WhenStored(0.3);
+        await run.WhenPublished(0.4);
 
         run.FaultInjected();
         await servers.RabbitMq.StopServer();
-        await run.UntilNotReady(run.Serving);
-        await servers.RabbitMq.StartServer();
+        try
+        {
+            await run.UntilBrokerOutageSeen(run.Serving);
+        }
+        finally
+        {
+            await servers.RabbitMq.StartServer();
+        }
 
         Holds(await run.Finish());
     }
@@ -54,10 +66,10 @@ public sealed class FaultTests(FaultServers servers, ITestOutputHelper output) :
     public async Task A_second_instance_takes_over_when_the_first_is_killed()
     {
         await using var run = await FaultRun.Start(servers, "join_then_kill", output);
-        await run.WhenStored(0.2);
+        await run.WhenPublished(0.2);
         var first = run.Serving;
         await run.StartInstance("b");
-        await run.WhenStored(0.4);
+        await run.WhenPublished(0.5);
 
         run.FaultInjected();
         await first.KillHard();
