@@ -35,6 +35,7 @@ public static class ServiceTelemetry
             .WithMetrics(metrics => metrics
                 .AddMeter(meters)
                 .AddMeter(MassTransitSource)
+                .AddMeter(ConsumptionPauses.MeterName)
                 .AddAspNetCoreInstrumentation()
                 .AddRuntimeInstrumentation())
             .WithLogging();

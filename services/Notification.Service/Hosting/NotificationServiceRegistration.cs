@@ -25,6 +25,7 @@ public static class NotificationServiceRegistration
         services.AddSingleton<NotificationDatabase>();
         services.AddSingleton<NotificationMetrics>();
         services.AddSingleton<SendLedger>();
+        services.AddTransientFaultRetry(configuration);
 
         // Registered before MassTransit's hosted service, so the tables exist before the first message.
         services.AddHostedService<NotificationSchemaInitializer>();
@@ -38,6 +39,7 @@ public static class NotificationServiceRegistration
             bus.UsingRabbitMq((context, rabbit) =>
             {
                 rabbit.Host(settings.RabbitMqUrl);
+                rabbit.WriteStorageCommandsAsText();
                 rabbit.ConfigureEndpoints(context);
             });
         });

@@ -1,6 +1,6 @@
 using MassTransit;
 using Notification.Service.Hosting;
-using Npgsql;
+using SegmentationEvents.ServiceDefaults;
 
 namespace Notification.Service.Sending;
 
@@ -20,11 +20,7 @@ public sealed class SegmentEnteredConsumerDefinition : ConsumerDefinition<Segmen
         IConsumerConfigurator<SegmentEnteredConsumer> consumerConfigurator,
         IRegistrationContext context)
     {
-        // A database hiccup re-runs the whole decision; the message id keeps the retry idempotent.
-        endpointConfigurator.UseMessageRetry(retry =>
-        {
-            retry.Handle<NpgsqlException>();
-            retry.Exponential(8, TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(200));
-        });
+        // A database or broker outage re-runs the whole decision once it is over; the message id keeps the retry idempotent.
+        endpointConfigurator.UseTransientFaultRetry(context);
     }
 }

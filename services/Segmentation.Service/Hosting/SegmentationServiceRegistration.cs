@@ -33,6 +33,7 @@ public static class SegmentationServiceRegistration
         services.AddAdminAccess(configuration);
         services.AddMetrics();
         services.AddSingleton<SegmentationMetrics>();
+        services.AddTransientFaultRetry(configuration);
         services.AddOptions<IngestionOptions>().BindConfiguration("Segmentation:Ingestion");
         services.AddSingleton(sp => sp.GetRequiredService<IOptions<IngestionOptions>>().Value);
         services.TryAddSingleton(_ => Npgsql.NpgsqlDataSource.Create(settings.PostgresConnection));
@@ -95,6 +96,7 @@ public static class SegmentationServiceRegistration
             bus.UsingRabbitMq((context, rabbit) =>
             {
                 rabbit.Host(settings.RabbitMqUrl);
+                rabbit.WriteStorageCommandsAsText();
                 rabbit.ConfigureIngestionEndpoints(context, settings.Concurrency);
             });
         });

@@ -2,14 +2,16 @@ using System.Net.Mime;
 using JasperFx.Events;
 using MassTransit;
 using SegmentationEvents.Contracts;
+using SegmentationEvents.ServiceDefaults;
 
 namespace Segmentation.Service.Ingestion;
 
 /// <summary>
 /// The two receive endpoints of ingestion. Their consumers hand each accepted event to the
 /// <see cref="IngestionBatcher"/> (which decides one customer's events in order and commits many
-/// customers' per transaction) and retry a lost optimistic-concurrency race; a message that
-/// fails validation or reuses a recorded event id skips the retries and goes to the endpoint's
+/// customers' per transaction), retry a lost optimistic-concurrency race, and wait out a transient
+/// failure of PostgreSQL or RabbitMQ (<see cref="TransientFaults"/>); a message that fails validation,
+/// reuses a recorded event id or can never be stored skips the retries and goes to the endpoint's
 /// <c>_error</c> queue with the reason.
 /// </summary>
 public static class CustomerEventEndpoints
@@ -24,7 +26,7 @@ public static class CustomerEventEndpoints
     {
         bus.ReceiveEndpoint(QueueName, endpoint =>
         {
-            ConfigureDelivery(endpoint, concurrency, context.GetRequiredService<SegmentationMetrics>());
+            ConfigureDelivery(endpoint, concurrency, context);
             endpoint.ConfigureConsumer<CustomerEventConsumer>(context);
         });
 
@@ -34,15 +36,16 @@ public static class CustomerEventEndpoints
             endpoint.DefaultContentType = new ContentType("application/json");
             endpoint.AddDeserializer(new RawCustomerEventDeserializer(), isDefault: true);
             endpoint.Bind(RawExchangeName);
-            ConfigureDelivery(endpoint, concurrency, context.GetRequiredService<SegmentationMetrics>());
+            ConfigureDelivery(endpoint, concurrency, context);
             endpoint.ConfigureConsumer<RawCustomerEventConsumer>(context);
         });
     }
 
-    private static void ConfigureDelivery(IRabbitMqReceiveEndpointConfigurator endpoint, int concurrency, SegmentationMetrics metrics)
+    private static void ConfigureDelivery(IRabbitMqReceiveEndpointConfigurator endpoint, int concurrency, IBusRegistrationContext context)
     {
         endpoint.PrefetchCount = (ushort)Math.Min(concurrency * 2, ushort.MaxValue);
         endpoint.ConcurrentMessageLimit = concurrency;
+        endpoint.UseTransientFaultRetry(context);
         endpoint.UseMessageRetry(retry =>
         {
             // A lost race on the customer's stream: an append after a concurrent one, or two first appends at once.
@@ -51,7 +54,7 @@ public static class CustomerEventEndpoints
             retry.Handle<Marten.Exceptions.ExistingStreamIdCollisionException>();
             // Two first deliveries of one event id at once: the loser finds the id recorded and decides again.
             retry.Handle<Exception>(RecordedEventIds.IsConcurrentFirstRecord);
-            retry.ConnectRetryObserver(new ConcurrencyRetryObserver(metrics));
+            retry.ConnectRetryObserver(new ConcurrencyRetryObserver(context.GetRequiredService<SegmentationMetrics>()));
             retry.Intervals(0, 5, 10, 25, 50, 100, 200, 400, 800, 1600);
         });
     }

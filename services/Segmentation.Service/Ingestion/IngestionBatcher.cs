@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Threading.Channels;
 using Segmentation.Service.Membership;
+using SegmentationEvents.ServiceDefaults;
 
 namespace Segmentation.Service.Ingestion;
 
@@ -16,7 +17,8 @@ public sealed record SubmittedEvent(AcceptedCustomerEvent Accepted, ActivityCont
 /// under light load an event is committed alone and at once, and under heavy load the batches fill while the previous
 /// commit runs. When a commit fails the batch is stored as nothing: a customer who lost a race on their stream (another
 /// instance or the sweeper committed first) is failed alone, its consumer retries it, and the rest is committed again;
-/// any other failure commits each event alone, so one bad event fails only its own message.
+/// a failure of the database that goes away (<see cref="TransientFaults"/>) fails the whole batch, whose consumers wait it
+/// out; any other failure commits each event alone, so one bad event fails only its own message.
 /// </summary>
 public sealed class IngestionBatcher : BackgroundService
 {
@@ -105,7 +107,7 @@ public sealed class IngestionBatcher : BackgroundService
                 foreach (var loser in remaining.Where(p => p.Event.Accepted.CustomerId == customerId)) loser.Committed.TrySetException(e);
                 remaining = [.. remaining.Where(p => p.Event.Accepted.CustomerId != customerId)];
             }
-            catch (Exception e) when (remaining.Count > 1 && !stoppingToken.IsCancellationRequested)
+            catch (Exception e) when (remaining.Count > 1 && !stoppingToken.IsCancellationRequested && !TransientFaults.IsTransient(e))
             {
                 _logger.LogWarning(e, "A batch of {Count} failed to commit; committing each event alone", remaining.Count);
                 foreach (var alone in remaining) await Commit([alone], stoppingToken);

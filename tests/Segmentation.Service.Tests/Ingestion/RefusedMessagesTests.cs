@@ -84,6 +84,17 @@ public sealed class RefusedMessagesTests(IsolatedServers servers) : IClassFixtur
         RefusedWhileGoodIsStored(endpoint, Good() with { Type = WellKnownEventTypes.Purchased, Properties = new() { ["amount"] = -5 } },
             "amount must not be negative, was -5");
 
+    /// <summary>
+    /// PostgreSQL refuses a NUL character in jsonb: the event can never be stored. Marten keeps the failed command in the
+    /// exception's Data, which MassTransit once failed to serialise, so the header named a MassTransit proxy, not this.
+    /// </summary>
+    [Theory]
+    [InlineData(Endpoint.Typed)]
+    [InlineData(Endpoint.Raw)]
+    public Task An_event_postgresql_can_never_store_is_refused_with_the_servers_reason(Endpoint endpoint) =>
+        RefusedWhileGoodIsStored(endpoint, Good() with { Properties = new() { ["note"] = "a\u0000b" } },
+            "22P05: unsupported Unicode escape sequence");
+
     [Theory]
     [InlineData("null", "the message body is null; expected a JSON object")]
     [InlineData("", "the message body is empty; expected a JSON object")]
