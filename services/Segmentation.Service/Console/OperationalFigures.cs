@@ -8,9 +8,10 @@ namespace Segmentation.Service.Console;
 
 /// <summary>
 /// The latest relay and sweeper lags this instance recorded, heard from its own <see cref="SegmentationMetrics"/>
-/// instruments (the figures the metrics export), so the console and the dashboards never disagree.
+/// instruments (the figures the metrics export), so the console and the dashboards never disagree. A hosted service so
+/// that it listens from the start, before the relay's first publish.
 /// </summary>
-public sealed class RecordedLags : IDisposable
+public sealed class RecordedLags : IHostedService, IDisposable
 {
     public const string RelayLagInstrument = "segmentation.relay.lag";
     public const string SweeperLagInstrument = "segmentation.sweeper.lag";
@@ -38,8 +39,15 @@ public sealed class RecordedLags : IDisposable
             if (instrument.Name == RelayLagInstrument) _relay = lag;
             else _sweeper = lag;
         });
-        _listener.Start();
     }
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        _listener.Start();
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     public Lag? Relay => _relay;
 

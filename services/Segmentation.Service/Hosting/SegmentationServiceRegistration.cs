@@ -48,6 +48,7 @@ public static class SegmentationServiceRegistration
             .AddPostgresReadiness(sp => sp.GetRequiredService<Npgsql.NpgsqlDataSource>())
             .AddCheck<RelayHealthCheck>("relay", tags: [HealthEndpoints.ReadyTag]);
         services.AddSingleton<RecordedLags>();
+        services.AddHostedService(sp => sp.GetRequiredService<RecordedLags>());
         services.AddSingleton<ErrorQueues>();
         services.AddSingleton<DueCustomerSweeper>();
         services.AddHostedService(sp => sp.GetRequiredService<DueCustomerSweeper>());

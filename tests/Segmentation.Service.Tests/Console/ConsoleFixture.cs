@@ -85,6 +85,8 @@ public sealed class ConsoleFixture : IAsyncLifetime
             state => HoldersByProfile(state.Item1).All(h => state.Item2.GetValueOrDefault(h.Key) == h.Value),
             "the daily tally caught up with the log");
 
+        if (!File.Exists(ChromiumPath))
+            throw new InvalidOperationException($"No Chromium at {ChromiumPath}: `bash infra/start.sh --with-browser` installs Debian's chromium");
         _playwright = await Playwright.CreateAsync();
         Browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions { ExecutablePath = ChromiumPath, Headless = true });
     }

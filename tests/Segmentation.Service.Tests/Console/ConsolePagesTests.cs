@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using Marten;
 using Microsoft.Playwright;
 using Segmentation.Service.Membership;
@@ -99,6 +100,7 @@ public sealed class ConsolePagesTests(ConsoleFixture console) : IClassFixture<Co
         await Expect(page.Locator("#segments tr[data-segment='welcome_day_3']")).ToContainTextAsync("held by big_spender: 1");
         await Expect(page.Locator("#segment-charts svg.chart")).ToHaveCountAsync(5);
         await Expect(page.Locator("#relay-behind")).ToContainTextAsync("0 behind");
+        await Expect(page.Locator("#relay-lag")).ToContainTextAsync(new Regex(@"^\d+(\.\d)? (ms|s) \(at "));
         await ConsoleFixture.Screenshot(page, "overview");
 
         var phone = await console.Open("/", width: 390, height: 844);
@@ -106,6 +108,22 @@ public sealed class ConsolePagesTests(ConsoleFixture console) : IClassFixture<Co
         var overflow = await phone.EvaluateAsync<bool>("document.documentElement.scrollWidth > window.innerWidth");
         Assert.False(overflow, "the overview scrolls sideways on a phone");
         await ConsoleFixture.Screenshot(phone, "overview-phone");
+    }
+
+    [Fact]
+    public async Task When_the_service_answers_that_its_database_is_down_the_overview_says_so()
+    {
+        var context = await console.Browser.NewContextAsync(new BrowserNewContextOptions { BaseURL = console.Web.Http.BaseAddress!.ToString() });
+        var page = await context.NewPageAsync();
+        // The answer the admin API gives without PostgreSQL (DatabaseUnavailableTests), in place of the live one.
+        await page.RouteAsync("**/overview", route => route.FulfillAsync(new RouteFulfillOptions
+        {
+            Status = 503, ContentType = "application/json",
+            Body = """{"error":"the service's database does not answer: Failed to connect to 127.0.0.1:5432"}""",
+        }));
+        await page.GotoAsync("/");
+        await Expect(page.Locator("#error")).ToHaveTextAsync("GET /overview: 503 the service's database does not answer: Failed to connect to 127.0.0.1:5432");
+        await Expect(page.Locator("#updated")).ToContainTextAsync("could not load the overview");
     }
 
     [Fact]

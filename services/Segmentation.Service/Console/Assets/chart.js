@@ -13,10 +13,10 @@ export function colour(index) { return palette[index % palette.length]; }
 
 /**
  * days: ['2025-03-01', ...]; series: [{ name, values: [n per day], dashed, colour }]. Returns a figure holding the
- * SVG (scaled to its container's width) and a legend; the SVG's label sums each series for screen readers.
+ * SVG (scaled to its container's width; width and height set the drawing's proportions and text size) and a legend; the SVG's label sums each series for screen readers.
  */
-export function lineChart(title, days, series) {
-  const width = 640, height = 220, left = 36, right = 12, top = 12, bottom = 34;
+export function lineChart(title, days, series, { width = 640, height = 220 } = {}) {
+  const left = 36, right = 12, top = 12, bottom = 34;
   const plotWidth = width - left - right, plotHeight = height - top - bottom;
   const max = Math.max(1, ...series.flatMap(s => s.values));
   const step = max <= 5 ? 1 : Math.ceil(max / 5);

@@ -50,6 +50,15 @@ export function when(iso) {
   return Number.isNaN(date.getTime()) ? iso : date.toISOString().replace('T', ' ').replace(/:\d\d(\.\d+)?Z$/, ' UTC');
 }
 
+/** A lag for people: milliseconds under a second, then seconds, minutes, hours, days. */
+export function duration(seconds) {
+  if (seconds < 1) return `${Math.round(seconds * 1000)} ms`;
+  if (seconds < 120) return `${seconds.toFixed(1)} s`;
+  if (seconds < 7200) return `${Math.round(seconds / 60)} min`;
+  if (seconds < 172800) return `${Math.round(seconds / 3600)} h`;
+  return `${Math.round(seconds / 86400)} d`;
+}
+
 export function showError(error) {
   const box = document.getElementById('error');
   box.textContent = error instanceof Error ? error.message : String(error);

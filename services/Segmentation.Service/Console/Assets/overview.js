@@ -1,4 +1,4 @@
-import { api, el, guarded, header, when } from '/console.js';
+import { api, duration, el, guarded, header, when } from '/console.js';
 import { lineChart } from '/chart.js';
 
 header('Overview');
@@ -7,8 +7,8 @@ function figure(term, value, id) {
   return el('div', {}, el('dt', {}, term), el('dd', { id }, value));
 }
 
-function seconds(lag) {
-  return lag ? `${lag.seconds.toFixed(3)} s (at ${when(lag.recordedAt)})` : 'none recorded yet';
+function recorded(lag) {
+  return lag ? `${duration(lag.seconds)} (at ${when(lag.recordedAt)})` : 'none recorded yet';
 }
 
 function render(overview) {
@@ -26,8 +26,8 @@ function render(overview) {
   const relay = overview.relay.progress;
   document.getElementById('operations').replaceChildren(...queues,
     figure('Relay position', `event ${relay.relayed} of ${relay.last} (${relay.behind} behind)`, 'relay-behind'),
-    figure('Relay lag (last publish)', seconds(overview.relay.lastLag)),
-    figure('Sweeper lag (last due evaluation)', seconds(overview.sweeper.lastLag)));
+    figure('Relay lag (last publish)', recorded(overview.relay.lastLag), 'relay-lag'),
+    figure('Sweeper lag (last due evaluation)', recorded(overview.sweeper.lastLag), 'sweeper-lag'));
 
   const rows = overview.segments.map(s => {
     const entries = s.days.reduce((n, d) => n + d.entries, 0);
@@ -46,7 +46,7 @@ function render(overview) {
       lineChart(`${s.segment}: entries and exits per day, last 30 days`, days, [
         { name: 'entries', values: s.days.map(d => d.entries) },
         { name: 'exits', values: s.days.map(d => d.exits), dashed: true, colour: '#c2410c' },
-      ]));
+      ], { width: 380, height: 170 }));
   });
   document.getElementById('segment-charts').replaceChildren(...charts);
   document.getElementById('updated').textContent = `as of ${when(overview.at)} (refreshes every 5 s)`;
