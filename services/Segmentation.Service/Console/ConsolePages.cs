@@ -13,7 +13,7 @@ public static class ConsolePages
 
     // Scripts and styles come from the service only; nothing inline, nothing from elsewhere.
     private const string ContentSecurityPolicy =
-        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; form-action 'none'; frame-ancestors 'none'; base-uri 'none'";
+        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'";
 
     public static WebApplication MapConsole(this WebApplication app)
     {

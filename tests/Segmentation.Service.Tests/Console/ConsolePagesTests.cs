@@ -111,6 +111,21 @@ public sealed class ConsolePagesTests(ConsoleFixture console) : IClassFixture<Co
     }
 
     [Fact]
+    public async Task A_wrong_key_typed_into_the_page_is_refused_visibly_and_the_right_one_is_taken()
+    {
+        var page = await console.Open("/");
+        await Expect(page.Locator("#active-version")).Not.ToBeEmptyAsync();
+        await page.FillAsync("#admin-key", "not-a-key");
+        await page.PressAsync("#admin-key", "Enter");
+        await Expect(page.Locator("#error")).ToContainTextAsync("GET /overview: 401 the key presented in X-Api-Key is not a configured admin key");
+        await Expect(page.Locator("#error")).ToContainTextAsync("Enter an admin key at the top of the page.");
+        await Expect(page.Locator("#error")).ToBeFocusedAsync();
+
+        await ConsoleFixture.EnterKey(page);
+        await Expect(page.Locator("#error")).ToBeEmptyAsync();
+    }
+
+    [Fact]
     public async Task When_the_service_answers_that_its_database_is_down_the_overview_says_so()
     {
         var context = await console.Browser.NewContextAsync(new BrowserNewContextOptions { BaseURL = console.Web.Http.BaseAddress!.ToString() });

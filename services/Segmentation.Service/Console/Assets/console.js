@@ -59,19 +59,23 @@ export function duration(seconds) {
   return `${Math.round(seconds / 86400)} d`;
 }
 
+/** Shows a failure in the page's alert box; focus moves there only when the message is new (a retry failing again keeps the focus). */
 export function showError(error) {
   const box = document.getElementById('error');
-  box.textContent = error instanceof Error ? error.message : String(error);
+  const message = error instanceof Error ? error.message : String(error);
+  if (box.textContent === message) return;
+  box.textContent = message;
   box.focus();
 }
 
 export function clearError() { document.getElementById('error').textContent = ''; }
 
-/** Runs an action; any failure is shown in the page's error box instead of being lost in the console. */
+/** Runs an action; a failure is shown on the page instead of being lost in the browser's console, a success clears it. */
 export async function guarded(action) {
   try {
+    const result = await action();
     clearError();
-    return await action();
+    return result;
   } catch (e) {
     showError(e);
     return undefined;
