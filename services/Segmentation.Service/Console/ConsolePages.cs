@@ -23,7 +23,7 @@ public static class ConsolePages
             FileProvider = assets,
             OnPrepareResponse = context => Secure(context.Context.Response),
         });
-        app.MapGet("/", (HttpContext context) =>
+        app.MapMethods("/", [HttpMethods.Get, HttpMethods.Head], (HttpContext context) =>
         {
             Secure(context.Response);
             return Results.Stream(assets.GetFileInfo(OverviewPage).CreateReadStream(), "text/html; charset=utf-8");

@@ -87,6 +87,21 @@ public sealed class ConsolePagesTests(ConsoleFixture console) : IClassFixture<Co
     }
 
     [Fact]
+    public async Task The_console_is_served_at_the_root_without_a_key_and_allows_only_its_own_scripts()
+    {
+        foreach (var method in new[] { HttpMethod.Get, HttpMethod.Head })
+        {
+            using var response = await console.Web.Http.SendAsync(new HttpRequestMessage(method, new Uri("/", UriKind.Relative)));
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal("text/html", response.Content.Headers.ContentType?.MediaType);
+            Assert.Contains("script-src 'self'", response.Headers.GetValues("Content-Security-Policy").Single(), StringComparison.Ordinal);
+        }
+
+        using var script = await console.Web.Http.GetAsync(new Uri("/chart.js", UriKind.Relative));
+        Assert.Equal("text/javascript", script.Content.Headers.ContentType?.MediaType);
+    }
+
+    [Fact]
     public async Task The_overview_page_shows_the_active_version_who_activated_it_and_a_chart_per_segment()
     {
         var page = await console.Open("/");
