@@ -120,8 +120,7 @@ public sealed class ConsolePagesTests(ConsoleFixture console) : IClassFixture<Co
 
         var phone = await console.Open("/", width: 390, height: 844);
         await Expect(phone.Locator("#segment-charts svg.chart")).ToHaveCountAsync(5);
-        var overflow = await phone.EvaluateAsync<bool>("document.documentElement.scrollWidth > window.innerWidth");
-        Assert.False(overflow, "the overview scrolls sideways on a phone");
+        Assert.False(await ScrollsSideways(phone), "the overview scrolls sideways on a phone");
         await ConsoleFixture.Screenshot(phone, "overview-phone");
     }
 
@@ -173,9 +172,17 @@ public sealed class ConsolePagesTests(ConsoleFixture console) : IClassFixture<Co
         await Expect(vip.Locator(".failed-conditions")).ToContainTextAsync("plan == \"team\" is false: plan = \"free\"");
         await ConsoleFixture.Screenshot(page, "customer");
 
+        var phone = await console.Open("/customer.html?id=c1", width: 390, height: 844);
+        await Expect(phone.Locator(".explanation[data-segment='vip'] .failed-conditions")).ToBeVisibleAsync();
+        Assert.False(await ScrollsSideways(phone), "the customer page scrolls sideways on a phone");
+        await ConsoleFixture.Screenshot(phone, "customer-phone");
+
         await page.FillAsync("#customer-id", "nobody");
         await page.PressAsync("#customer-id", "Enter");
         await Expect(page.Locator("#error")).ToContainTextAsync("404 no customer 'nobody'");
         await Expect(page.Locator("#profile")).ToBeEmptyAsync();
     }
+
+    /// <summary>Whether the page is wider than the screen (wide tables scroll inside their own box instead).</summary>
+    internal static Task<bool> ScrollsSideways(IPage page) => page.EvaluateAsync<bool>("document.documentElement.scrollWidth > window.innerWidth");
 }

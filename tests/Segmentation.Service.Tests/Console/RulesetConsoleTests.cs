@@ -50,6 +50,9 @@ public sealed class RulesetConsoleTests(ConsoleFixture console) : IClassFixture<
         await Expect(conflict.Locator("pre.witness")).ToContainTextAsync("\"customerId\":\"witness\"");
         await Expect(conflict.Locator("pre.witness")).ToContainTextAsync("\"type\":\"SignedUp\"");
         await ConsoleFixture.Screenshot(page, "rulesets-conflicts");
+
+        await page.SetViewportSizeAsync(390, 844);
+        Assert.False(await ConsolePagesTests.ScrollsSideways(page), "the conflict report scrolls sideways on a phone");
     }
 
     [Fact]
