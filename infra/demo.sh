@@ -50,6 +50,7 @@ start_service segmentation-service "$service_url" services/Segmentation.Service/
 start_service notification-service "$notification_url" services/Notification.Service/bin/Release/net10.0/Notification.Service.dll \
   --Notification:Cooldowns:contact=1.00:00:00 "${admin_settings[@]}"
 echo "admin key (operator 'demo') for changes: export SEGMENTATION_API_KEY=$admin_key"
+echo "console: $service_url/ (open it in a browser; paste the admin key into its header to check, simulate and activate rulesets)"
 
 dotnet services/Storefront.Simulator/bin/Release/net10.0/Storefront.Simulator.dll \
   --customers "$customers" --rate "$rate" --duration "$duration" --seed "$RANDOM" \
@@ -86,3 +87,10 @@ echo
 echo "sends by segment and channel: GET $notification_url/sends/summary"
 curl -fs "$notification_url/sends/summary"
 echo
+
+echo
+echo "console: $service_url/ (overview), $service_url/rulesets.html, $service_url/customer.html?id=$sample"
+# Interactive runs keep the services up for the console; scripted runs (no terminal) end here.
+if [[ -t 0 ]]; then
+  read -r -p "the services keep running for the console; press Enter to stop them "
+fi

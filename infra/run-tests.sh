@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# The one test command: starts RabbitMQ and PostgreSQL when needed (installing them on a fresh
-# Debian machine), runs every test project in the solution against them, and ends with one line
+# The one test command: starts RabbitMQ and PostgreSQL when needed (installing them, and chromium, on a
+# fresh Debian machine), runs every test project in the solution against them, and ends with one line
 # `N passed, N failed, N skipped` summed over all test assemblies.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-eval "$(infra/start.sh)"
+# --with-browser: the console's tests drive Debian's chromium (headless, through Playwright).
+eval "$(infra/start.sh --with-browser)"
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

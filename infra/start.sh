@@ -15,8 +15,9 @@ source "$INFRA_DIR/lib.sh"
 
 usage() {
   cat >&2 <<USAGE
-usage: infra/start.sh [--print-env] [--no-install] [--quiet]
+usage: infra/start.sh [--print-env] [--no-install] [--with-browser] [--quiet]
   --print-env   print the export lines and exit (start nothing)
+  --with-browser  also install Debian's chromium when missing (the console's browser tests drive it)
   --no-install  fail instead of running apt-get when a server is missing
   --quiet       no progress messages on stderr
 Environment: PG_VERSION (default 15), PG_CLUSTER (main), START_TIMEOUT (120 s).
@@ -35,6 +36,7 @@ missing_packages() {
   [[ -x "/usr/lib/postgresql/$PG_VERSION/bin/postgres" ]] && command -v pg_ctlcluster >/dev/null \
     || missing+=("postgresql-$PG_VERSION")
   command -v rabbitmq-server >/dev/null || missing+=(rabbitmq-server)
+  [[ "$WITH_BROWSER" == 0 ]] || [[ -x /usr/bin/chromium ]] || missing+=(chromium)
   echo "${missing[@]}"
 }
 
@@ -186,11 +188,13 @@ provision_rabbitmq() {
 
 main() {
   ALLOW_INSTALL=1
+  WITH_BROWSER=0
   local env_only=0
   while (($#)); do
     case "$1" in
       --print-env) env_only=1 ;;
       --no-install) ALLOW_INSTALL=0 ;;
+      --with-browser) WITH_BROWSER=1 ;;
       --quiet) QUIET=1 ;;
       -h | --help) usage; exit 0 ;;
       *) usage; die "unknown option: $1" ;;

@@ -1,4 +1,5 @@
 using Segmentation.Service.Admin;
+using Segmentation.Service.Console;
 using Segmentation.Service.Hosting;
 using SegmentationEvents.ServiceDefaults;
 
@@ -8,6 +9,7 @@ builder.Services.AddSegmentationService(SegmentationSettings.FromConfiguration(b
 var app = builder.Build();
 app.UseRequestBodyLimit(app.Configuration);
 app.MapAdminApi();
+app.MapConsole();
 app.MapHealthEndpoints();
 app.MapTelemetryEndpoints();
 app.Run();

@@ -1,3 +1,4 @@
+using Segmentation.Service.Console;
 using SegmentationEvents.ServiceDefaults;
 
 namespace Segmentation.Service.Admin;
@@ -8,11 +9,12 @@ public static class AdminApi
     public static RouteGroupBuilder MapAdminApi(this IEndpointRouteBuilder app)
     {
         var access = app.ServiceProvider.GetRequiredService<AdminAccess>();
-        var admin = app.MapGroup("").AddEndpointFilter(access.Filter);
+        var admin = app.MapGroup("").AddEndpointFilter(access.Filter).AddEndpointFilter(DatabaseUnavailable.Filter);
         admin.MapCustomerEndpoints();
         admin.MapCustomerExplanation();
         admin.MapRulesetEndpoints();
         admin.MapSimulationEndpoints();
+        admin.MapConsoleQueries();
         return admin;
     }
 }

@@ -13,14 +13,22 @@ internal sealed class RelayHealthCheck(IDocumentStore store, SegmentationSetting
 {
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
+        var (relayed, last, behind) = await Progress(store, cancellationToken);
+        var description = $"relay at event {relayed:N0} of {last:N0} ({behind:N0} behind, threshold {settings.RelayLagThreshold:N0})";
+        return behind <= settings.RelayLagThreshold ? HealthCheckResult.Healthy(description) : HealthCheckResult.Unhealthy(description);
+    }
+
+    /// <summary>How far the relay has come through the event log: the figure readiness and the console show.</summary>
+    public static async Task<RelayProgress> Progress(IDocumentStore store, CancellationToken cancellationToken)
+    {
         var last = (await store.Advanced.FetchEventStoreStatistics(token: cancellationToken)).EventSequenceNumber;
         var relayed = (await store.Advanced.AllProjectionProgress(token: cancellationToken))
             .Where(shard => shard.ShardName.StartsWith(SegmentEventRelay.SubscriptionName, StringComparison.Ordinal))
             .Select(shard => shard.Sequence)
             .DefaultIfEmpty(0)
             .Max();
-        var behind = Math.Max(0, last - relayed);
-        var description = $"relay at event {relayed:N0} of {last:N0} ({behind:N0} behind, threshold {settings.RelayLagThreshold:N0})";
-        return behind <= settings.RelayLagThreshold ? HealthCheckResult.Healthy(description) : HealthCheckResult.Unhealthy(description);
+        return new RelayProgress(relayed, last, Math.Max(0, last - relayed));
     }
 }
+
+public sealed record RelayProgress(long Relayed, long Last, long Behind);
