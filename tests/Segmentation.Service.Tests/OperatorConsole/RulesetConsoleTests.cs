@@ -4,7 +4,7 @@ using Microsoft.Playwright;
 using Segmentation.Service.Tests.Infrastructure;
 using static Microsoft.Playwright.Assertions;
 
-namespace Segmentation.Service.Tests.Console;
+namespace Segmentation.Service.Tests.OperatorConsole;
 
 /// <summary>
 /// The Rulesets page in a real browser, as the operator <c>alice</c> who types her key into the page: a refused

@@ -8,7 +8,7 @@ using Segmentation.Service.Membership;
 using SegmentationEvents.ServiceDefaults;
 using static Microsoft.Playwright.Assertions;
 
-namespace Segmentation.Service.Tests.Console;
+namespace Segmentation.Service.Tests.OperatorConsole;
 
 /// <summary>
 /// The console's read-only pages in a real browser, and the JSON endpoints they read, after the example history was

@@ -7,12 +7,12 @@ using Microsoft.Extensions.Time.Testing;
 using Microsoft.Playwright;
 using Segmentation.Cli.Commands;
 using Segmentation.Service.Admin;
-using Segmentation.Service.Console;
+using Segmentation.Service.OperatorConsole;
 using Segmentation.Service.Hosting;
 using Segmentation.Service.Profiles;
 using Segmentation.Service.Tests.Infrastructure;
 
-namespace Segmentation.Service.Tests.Console;
+namespace Segmentation.Service.Tests.OperatorConsole;
 
 /// <summary>
 /// The segmentation service on real HTTP (loopback Kestrel, real RabbitMQ and PostgreSQL) with the console mapped, the
