@@ -122,6 +122,7 @@ public sealed class ConsolePagesTests(ConsoleFixture console) : IClassFixture<Co
         await Expect(phone.Locator("#segment-charts svg.chart")).ToHaveCountAsync(5);
         Assert.False(await ScrollsSideways(phone), "the overview scrolls sideways on a phone");
         await ConsoleFixture.Screenshot(phone, "overview-phone");
+        console.AssertNoScriptErrors();
     }
 
     [Fact]
@@ -181,6 +182,7 @@ public sealed class ConsolePagesTests(ConsoleFixture console) : IClassFixture<Co
         await page.PressAsync("#customer-id", "Enter");
         await Expect(page.Locator("#error")).ToContainTextAsync("404 no customer 'nobody'");
         await Expect(page.Locator("#profile")).ToBeEmptyAsync();
+        console.AssertNoScriptErrors();
     }
 
     /// <summary>Whether the page is wider than the screen (wide tables scroll inside their own box instead).</summary>
