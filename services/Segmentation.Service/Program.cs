@@ -1,5 +1,5 @@
 using Segmentation.Service.Admin;
-using Segmentation.Service.Console;
+using Segmentation.Service.OperatorConsole;
 using Segmentation.Service.Hosting;
 using SegmentationEvents.ServiceDefaults;
 

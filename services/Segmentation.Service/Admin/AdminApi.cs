@@ -1,4 +1,4 @@
-using Segmentation.Service.Console;
+using Segmentation.Service.OperatorConsole;
 using SegmentationEvents.ServiceDefaults;
 
 namespace Segmentation.Service.Admin;

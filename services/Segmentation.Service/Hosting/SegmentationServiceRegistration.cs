@@ -8,7 +8,7 @@ using MassTransit;
 using SegmentationEvents.ServiceDefaults;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
-using Segmentation.Service.Console;
+using Segmentation.Service.OperatorConsole;
 using Segmentation.Service.Ingestion;
 using Segmentation.Service.Membership;
 using Segmentation.Service.Profiles;

@@ -5,7 +5,7 @@ using Marten;
 using Marten.Subscriptions;
 using Segmentation.Service.Membership;
 
-namespace Segmentation.Service.Console;
+namespace Segmentation.Service.OperatorConsole;
 
 /// <summary>One segment's entries and exits on one UTC day (by the instant the decision took effect). Id: <c>segment/yyyy-MM-dd</c>.</summary>
 public sealed class SegmentDay

@@ -7,12 +7,12 @@ using Microsoft.Extensions.Time.Testing;
 using Microsoft.Playwright;
 using Segmentation.Cli.Commands;
 using Segmentation.Service.Admin;
-using Segmentation.Service.Console;
+using Segmentation.Service.OperatorConsole;
 using Segmentation.Service.Hosting;
 using Segmentation.Service.Profiles;
 using Segmentation.Service.Tests.Infrastructure;
 
-namespace Segmentation.Service.Tests.Console;
+namespace Segmentation.Service.Tests.OperatorConsole;
 
 /// <summary>
 /// The segmentation service on real HTTP (loopback Kestrel, real RabbitMQ and PostgreSQL) with the console mapped, the
@@ -28,6 +28,7 @@ public sealed class ConsoleFixture : IAsyncLifetime
     public static readonly string HistoryPath = Path.Combine(Path.GetDirectoryName(ExampleRuleset.Path)!, "history.jsonl");
 
     private readonly IsolatedServers _servers = new();
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _scriptErrors = new();
     private IPlaywright? _playwright;
 
     public FakeTimeProvider Time { get; private set; } = null!;
@@ -120,9 +121,21 @@ public sealed class ConsoleFixture : IAsyncLifetime
             BaseURL = Web.Http.BaseAddress!.ToString(), ViewportSize = new ViewportSize { Width = width, Height = height },
         });
         var page = await context.NewPageAsync();
+        page.PageError += (_, error) => _scriptErrors.Enqueue($"{path}: {error}");
+        // What the content security policy refuses is only an event in the page: the init script (run by the browser,
+        // outside the policy) reports it on the console.
+        await page.AddInitScriptAsync(
+            "document.addEventListener('securitypolicyviolation', e => console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`))");
+        page.Console += (_, message) =>
+        {
+            if (message.Type == "error" && message.Text.StartsWith("CSP violation", StringComparison.Ordinal)) _scriptErrors.Enqueue($"{path}: {message.Text}");
+        };
         await page.GotoAsync(path);
         return page;
     }
+
+    /// <summary>No page opened so far threw from its scripts or had something refused by its content security policy.</summary>
+    public void AssertNoScriptErrors() => Assert.Empty(_scriptErrors);
 
     /// <summary>Types the admin key into the header's field and submits it with the keyboard.</summary>
     public static async Task EnterKey(IPage page)

@@ -8,7 +8,7 @@ using Segmentation.Service.Membership;
 using Segmentation.Service.Profiles;
 using Segmentation.Service.Rules;
 
-namespace Segmentation.Service.Console;
+namespace Segmentation.Service.OperatorConsole;
 
 /// <summary>
 /// The JSON the console's pages read beyond the admin API's own: the overview, a stored ruleset's YAML, a customer's

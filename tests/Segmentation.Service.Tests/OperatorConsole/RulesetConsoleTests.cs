@@ -4,7 +4,7 @@ using Microsoft.Playwright;
 using Segmentation.Service.Tests.Infrastructure;
 using static Microsoft.Playwright.Assertions;
 
-namespace Segmentation.Service.Tests.Console;
+namespace Segmentation.Service.Tests.OperatorConsole;
 
 /// <summary>
 /// The Rulesets page in a real browser, as the operator <c>alice</c> who types her key into the page: a refused
@@ -34,6 +34,7 @@ public sealed class RulesetConsoleTests(ConsoleFixture console) : IClassFixture<
         var text = await caret.InnerTextAsync();
         Assert.Equal(column - 1, text.IndexOf('^', StringComparison.Ordinal));
         await ConsoleFixture.Screenshot(page, "rulesets-error");
+        console.AssertNoScriptErrors();
     }
 
     [Fact]
@@ -53,6 +54,7 @@ public sealed class RulesetConsoleTests(ConsoleFixture console) : IClassFixture<
 
         await page.SetViewportSizeAsync(390, 844);
         Assert.False(await ConsolePagesTests.ScrollsSideways(page), "the conflict report scrolls sideways on a phone");
+        console.AssertNoScriptErrors();
     }
 
     [Fact]
@@ -68,6 +70,7 @@ public sealed class RulesetConsoleTests(ConsoleFixture console) : IClassFixture<
         await Expect(chart.Locator("polyline[data-series='email baseline']")).ToHaveAttributeAsync("stroke-dasharray", "6 4");
         await Expect(chart.Locator("circle").First).ToBeVisibleAsync();
         await ConsoleFixture.Screenshot(page, "rulesets-simulation");
+        console.AssertNoScriptErrors();
     }
 
     [Fact]
@@ -98,6 +101,7 @@ public sealed class RulesetConsoleTests(ConsoleFixture console) : IClassFixture<
         var overview = await console.Open("/");
         await Expect(overview.Locator("#active-version")).ToHaveTextAsync(version);
         await Expect(overview.Locator("#activated-by")).ToHaveTextAsync(ConsoleFixture.Operator);
+        console.AssertNoScriptErrors();
     }
 
     private async Task<IPage> Rulesets()

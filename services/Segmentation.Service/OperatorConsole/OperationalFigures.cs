@@ -4,7 +4,7 @@ using RabbitMQ.Client.Exceptions;
 using Segmentation.Service.Hosting;
 using Segmentation.Service.Ingestion;
 
-namespace Segmentation.Service.Console;
+namespace Segmentation.Service.OperatorConsole;
 
 /// <summary>
 /// The latest relay and sweeper lags this instance recorded, heard from its own <see cref="SegmentationMetrics"/>

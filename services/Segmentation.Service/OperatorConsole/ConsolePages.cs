@@ -1,9 +1,9 @@
 using Microsoft.Extensions.FileProviders;
 
-namespace Segmentation.Service.Console;
+namespace Segmentation.Service.OperatorConsole;
 
 /// <summary>
-/// The operator console: static pages and scripts embedded in the service (Console/Assets), served at <c>/</c>. They hold
+/// The operator console: static pages and scripts embedded in the service (OperatorConsole/Assets), served at <c>/</c>. They hold
 /// no data: every figure is fetched from the admin API, which applies <see cref="SegmentationEvents.ServiceDefaults.AdminAccess"/>
 /// to each call (the pages send the key the operator typed, kept in the tab's sessionStorage).
 /// </summary>

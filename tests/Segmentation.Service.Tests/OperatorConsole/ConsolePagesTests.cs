@@ -8,7 +8,7 @@ using Segmentation.Service.Membership;
 using SegmentationEvents.ServiceDefaults;
 using static Microsoft.Playwright.Assertions;
 
-namespace Segmentation.Service.Tests.Console;
+namespace Segmentation.Service.Tests.OperatorConsole;
 
 /// <summary>
 /// The console's read-only pages in a real browser, and the JSON endpoints they read, after the example history was
@@ -122,6 +122,7 @@ public sealed class ConsolePagesTests(ConsoleFixture console) : IClassFixture<Co
         await Expect(phone.Locator("#segment-charts svg.chart")).ToHaveCountAsync(5);
         Assert.False(await ScrollsSideways(phone), "the overview scrolls sideways on a phone");
         await ConsoleFixture.Screenshot(phone, "overview-phone");
+        console.AssertNoScriptErrors();
     }
 
     [Fact]
@@ -181,6 +182,7 @@ public sealed class ConsolePagesTests(ConsoleFixture console) : IClassFixture<Co
         await page.PressAsync("#customer-id", "Enter");
         await Expect(page.Locator("#error")).ToContainTextAsync("404 no customer 'nobody'");
         await Expect(page.Locator("#profile")).ToBeEmptyAsync();
+        console.AssertNoScriptErrors();
     }
 
     /// <summary>Whether the page is wider than the screen (wide tables scroll inside their own box instead).</summary>
