@@ -10,7 +10,8 @@ namespace Segmentation.Service.Admin;
 /// <c>POST /rulesets/simulate</c>: a candidate ruleset beside a baseline, with no side effects, as `segctl simulate
 /// --service` asks for it. The body is the candidate's YAML (the baseline is then the active ruleset) or JSON
 /// <c>{"candidate": YAML, "baseline": YAML}</c>. Without <c>from</c> it is a snapshot: the candidate evaluated now on every
-/// stored profile; with <c>from</c> (and <c>to</c>, default now) a replay of every customer's stored stream. Read-only:
+/// stored profile; with <c>from</c> (and <c>to</c>, default now), or <c>days</c> (the last N days to now), a replay of every
+/// customer's stored stream, with the figures per day the console charts. Read-only:
 /// profiles and events are streamed from a query session and the engines work on copies; nothing is stored or published.
 /// </summary>
 public static class SimulationEndpoints
@@ -19,7 +20,7 @@ public static class SimulationEndpoints
     {
         app.MapPost("/rulesets/simulate", async (
             HttpRequest request, IQuerySession session, ActiveRuleset active, TimeProvider time, CancellationToken ct,
-            string? fileName, DateTimeOffset? from, DateTimeOffset? to) =>
+            string? fileName, DateTimeOffset? from, DateTimeOffset? to, int? days) =>
         {
             var body = await Body(request, ct);
             if (body is null) return Results.BadRequest(new { error = "a JSON body must be {\"candidate\": YAML, \"baseline\": YAML or null}" });
@@ -36,6 +37,13 @@ public static class SimulationEndpoints
             }
 
             var now = time.GetUtcNow();
+            if (days is { } lastDays)
+            {
+                if (from is not null || to is not null) return Results.BadRequest(new { error = "give days or from/to, not both" });
+                if (lastDays is < 1 or > 3660) return Results.BadRequest(new { error = "days must be between 1 and 3660" });
+                (from, to) = (now.AddDays(-lastDays), now);
+            }
+
             if (from is null && to is not null) return Results.BadRequest(new { error = "a replay needs from (to defaults to now)" });
             if (from > (to ?? now)) return Results.BadRequest(new { error = "from is after to" });
             var report = from is { } start

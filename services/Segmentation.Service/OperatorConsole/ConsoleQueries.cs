@@ -12,7 +12,7 @@ namespace Segmentation.Service.OperatorConsole;
 
 /// <summary>
 /// The JSON the console's pages read beyond the admin API's own: the overview, a stored ruleset's YAML, a customer's
-/// recent events, and a backtest of a candidate over the last days of the event log.
+/// and recent events (a candidate's replay over the last days of the log is <c>POST /rulesets/simulate?days=N</c>).
 /// </summary>
 public static class ConsoleQueries
 {
@@ -39,22 +39,6 @@ public static class ConsoleQueries
             var events = await session.Events.FetchStreamAsync(customerId, fromVersion: fromVersion, token: ct);
             return Results.Ok(events.OrderByDescending(e => e.Version).Select(RecentEvent.Of).OfType<RecentEvent>());
         });
-        // Read-only like /rulesets/simulate, but a replay: each customer's stored history through the candidate and the
-        // active ruleset with a virtual clock, counted over the last `days` days, so entries and messages per day show.
-        app.MapPost("/rulesets/backtest", async (
-            HttpRequest request, IQuerySession session, ActiveRuleset active, TimeProvider time, CancellationToken ct, string? fileName, int days = OverviewDays) =>
-        {
-            using var reader = new StreamReader(request.Body);
-            var loaded = RulesetLoader.Load(await reader.ReadToEndAsync(ct), fileName ?? "candidate.yaml");
-            if (loaded.Ruleset is not { } candidate)
-                return Results.UnprocessableEntity(new { errors = loaded.Errors.Select(e => e.ToString()) });
-
-            var to = time.GetUtcNow();
-            var customerIds = await session.Query<CustomerProfile>().OrderBy(p => p.Id).Select(p => p.Id).ToListAsync(ct);
-            var report = await RulesetSimulation.Simulate(candidate, SimulationEndpoints.Baseline(active),
-                new ReplayScope(Histories(session, customerIds, ct), to.AddDays(-Math.Clamp(days, 1, 366)), to), cancellationToken: ct);
-            return Results.Text(report.ToJson(), "application/json");
-        });
         return app;
     }
 
@@ -68,13 +52,6 @@ public static class ConsoleQueries
         {
             return new ErrorQueueFigures(null, $"the broker does not answer: {e.Message}");
         }
-    }
-
-    private static async IAsyncEnumerable<CustomerHistory> Histories(
-        IQuerySession session, IReadOnlyList<string> customerIds, [EnumeratorCancellation] CancellationToken cancellationToken)
-    {
-        foreach (var customerId in customerIds)
-            yield return new CustomerHistory(customerId, await CustomerStreams.Of(session, customerId, cancellationToken));
     }
 
     private static async Task<IResult> Overview(

@@ -71,13 +71,13 @@ public sealed class ConsolePagesTests(ConsoleFixture console) : IClassFixture<Co
     }
 
     [Fact]
-    public async Task The_backtest_needs_the_key_and_replays_the_last_days_of_the_log()
+    public async Task A_replay_of_the_last_days_needs_the_key_and_replays_the_log_up_to_now()
     {
         var candidate = await File.ReadAllTextAsync(Infrastructure.ExampleRuleset.Path.Replace("ruleset.yaml", "ruleset-candidate.yaml", StringComparison.Ordinal));
-        var refused = await console.Web.Http.PostAsync(new Uri("/rulesets/backtest", UriKind.Relative), new StringContent(candidate));
+        var refused = await console.Web.Http.PostAsync(new Uri("/rulesets/simulate?days=30", UriKind.Relative), new StringContent(candidate));
         Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
 
-        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri("/rulesets/backtest?days=30", UriKind.Relative)) { Content = new StringContent(candidate) };
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri("/rulesets/simulate?days=30", UriKind.Relative)) { Content = new StringContent(candidate) };
         request.Headers.Add(AdminAccess.ApiKeyHeader, ConsoleFixture.Key);
         var report = await (await console.Web.Http.SendAsync(request)).Content.ReadFromJsonAsync<JsonElement>();
         Assert.Equal("replay", report.GetProperty("scope").GetString());

@@ -9,7 +9,7 @@ const sections = Object.fromEntries(['validation', 'conflicts', 'simulation', 'a
 
 function query() { return `fileName=${encodeURIComponent(fileName.value || 'candidate.yaml')}`; }
 
-function post(path) { return api(`${path}?${query()}`, { method: 'POST', body: candidate.value, contentType: 'application/yaml' }); }
+function post(path, extra = '') { return api(`${path}?${query()}${extra ? `&${extra}` : ''}`, { method: 'POST', body: candidate.value, contentType: 'application/yaml' }); }
 
 async function loadVersions() {
   const versions = await api('/rulesets');
@@ -99,7 +99,7 @@ async function simulate() {
   sections.simulation.replaceChildren(el('p', { class: 'status' }, 'replaying the last 30 days of the event log…'));
   let report;
   try {
-    report = await post('/rulesets/backtest');
+    report = await post('/rulesets/simulate', 'days=30');
   } catch (e) {
     if (refusal(sections.simulation, e)) { sections.simulation.replaceChildren(); return; }
   }
