@@ -135,8 +135,12 @@ public sealed class FaultRun : IAsyncDisposable
         return outcome;
     }
 
-    /// <summary>How long without a new event stored counts as settled once the load is published.</summary>
-    private static readonly TimeSpan Settled = TimeSpan.FromSeconds(20);
+    /// <summary>
+    /// How long without a new event stored counts as settled once the load is published: longer than MassTransit's
+    /// reconnect backoff after a broker restart (its attempts were up to ~11 s apart, stalls up to 35 s measured), so a
+    /// slow reconnect is reported as a stall, not as lost events.
+    /// </summary>
+    private static readonly TimeSpan Settled = TimeSpan.FromSeconds(60);
 
     private TimeSpan LastProgress
     {

@@ -58,7 +58,12 @@ public sealed class PrivatePostgres : IAsyncDisposable
     }
 
     /// <summary>Stops the server as a failover does: <c>fast</c> ends every session with 57P01, <c>immediate</c> as a crash.</summary>
-    public Task StopServer(string mode) => AsPostgres("pg_ctl", "-D", Data, "-m", mode, "-w", "stop");
+    public async Task StopServer(string mode)
+    {
+        await AsPostgres("pg_ctl", "-D", Data, "-m", mode, "-w", "stop");
+        // The connections this process pooled died with the server; the next test must not meet them.
+        Npgsql.NpgsqlConnection.ClearAllPools();
+    }
 
     public Task StartServer() => Commands.RunDetached(CommandLog, "runuser", "-u", "postgres", "--", Path.Combine(_bin, "pg_ctl"),
         "-D", Data, "-l", ServerLog, "-w", "-t", "60", "-o",
