@@ -17,8 +17,8 @@ namespace Segmentation.FaultTests;
 /// </summary>
 public sealed class FaultRun : IAsyncDisposable
 {
-    private const int Customers = 200;
-    private const int EventCount = 2_000;
+    private const int Customers = 150;
+    private const int EventCount = 1_500;
     private const double EventsPerSecond = 100;
     private static readonly TimeSpan ContactCooldown = TimeSpan.FromHours(24);
 
@@ -83,10 +83,6 @@ public sealed class FaultRun : IAsyncDisposable
     /// <summary>Waits until an instance says it is not ready (the fault has reached it), so a restart follows a real outage.</summary>
     public Task UntilNotReady(ServiceProcess instance) =>
         Until(async () => !await instance.IsReady(), $"{instance.Name} reporting not ready", TimeSpan.FromSeconds(30));
-
-    /// <summary>Waits until the broker outage is seen: the instance is not ready, or the upstream publisher had a publish refused.</summary>
-    public Task UntilBrokerOutageSeen(ServiceProcess instance) =>
-        Until(async () => _load.PublishRetries > 0 || !await instance.IsReady(), "the broker outage seen", TimeSpan.FromSeconds(30));
 
     public async Task<Outcome> Finish()
     {
