@@ -18,6 +18,7 @@ public sealed class FaultTests(FaultServers servers, ITestOutputHelper output) :
         run.FaultInjected();
         await run.Serving.KillHard();
         await run.StartInstance("a-restarted");
+        run.FaultRepaired();
 
         Holds(await run.Finish());
     }
@@ -38,6 +39,7 @@ public sealed class FaultTests(FaultServers servers, ITestOutputHelper output) :
         {
             await servers.Postgres.StartServer();
         }
+        run.FaultRepaired();
 
         Holds(await run.Finish());
     }
@@ -48,10 +50,11 @@ public sealed class FaultTests(FaultServers servers, ITestOutputHelper output) :
         await using var run = await FaultRun.Start(servers, "rabbitmq_restart", output);
         await run.WhenPublished(0.4);
 
-        run.FaultInjected();
-        // The node halts: every connection drops at once, and nothing is accepted until it has booted again.
+        // rabbitmqctl stop shuts the node down gracefully, serving for a while; the outage starts when it has halted.
         await servers.RabbitMq.StopServer();
+        run.FaultInjected();
         await servers.RabbitMq.StartServer();
+        run.FaultRepaired();
 
         Holds(await run.Finish());
     }
@@ -67,6 +70,7 @@ public sealed class FaultTests(FaultServers servers, ITestOutputHelper output) :
 
         run.FaultInjected();
         await first.KillHard();
+        run.FaultRepaired();
 
         Holds(await run.Finish());
     }
