@@ -45,14 +45,13 @@ public sealed class FaultTests(FaultServers servers, ITestOutputHelper output) :
     }
 
     [Fact]
-    public async Task A_rabbitmq_restart_parks_nothing_and_loses_nothing()
+    public async Task A_rabbitmq_process_restart_parks_nothing_and_loses_nothing()
     {
         await using var run = await FaultRun.Start(servers, "rabbitmq_restart", output);
         await run.WhenPublished(0.4);
 
-        // rabbitmqctl stop shuts the node down gracefully, serving for a while; the outage starts when it has halted.
-        await servers.RabbitMq.StopServer();
         run.FaultInjected();
+        await servers.RabbitMq.KillServer();
         await servers.RabbitMq.StartServer();
         run.FaultRepaired();
 
