@@ -17,8 +17,8 @@ namespace Segmentation.FaultTests;
 /// </summary>
 public sealed class FaultRun : IAsyncDisposable
 {
-    private const int Customers = 200;
-    private const int EventCount = 2_000;
+    private const int Customers = 150;
+    private const int EventCount = 1_500;
     private const double EventsPerSecond = 100;
     private static readonly TimeSpan ContactCooldown = TimeSpan.FromHours(24);
 
@@ -36,6 +36,7 @@ public sealed class FaultRun : IAsyncDisposable
     private Task _publishing = Task.CompletedTask;
     private Task _sampling = Task.CompletedTask;
     private TimeSpan? _faultAt;
+    private TimeSpan? _repairedAt;
 
     private FaultRun(FaultServers servers, string name, ITestOutputHelper output)
     {
@@ -80,13 +81,12 @@ public sealed class FaultRun : IAsyncDisposable
 
     public void FaultInjected() => _faultAt = _clock.Elapsed;
 
+    /// <summary>The dependency is back (or the replacement instance is ready): the outage lasted from the injection to now.</summary>
+    public void FaultRepaired() => _repairedAt = _clock.Elapsed;
+
     /// <summary>Waits until an instance says it is not ready (the fault has reached it), so a restart follows a real outage.</summary>
     public Task UntilNotReady(ServiceProcess instance) =>
         Until(async () => !await instance.IsReady(), $"{instance.Name} reporting not ready", TimeSpan.FromSeconds(30));
-
-    /// <summary>Waits until the broker outage is seen: the instance is not ready, or the upstream publisher had a publish refused.</summary>
-    public Task UntilBrokerOutageSeen(ServiceProcess instance) =>
-        Until(async () => _load.PublishRetries > 0 || !await instance.IsReady(), "the broker outage seen", TimeSpan.FromSeconds(30));
 
     public async Task<Outcome> Finish()
     {
@@ -125,14 +125,32 @@ public sealed class FaultRun : IAsyncDisposable
             SendsDoubled: sentIds.Count(s => s.Value > 1) + sends.Sent.Count(id => !entries.Contains(id)),
             SendsRefused: sends.Refused,
             PublishRetries: _load.PublishRetries,
+            Outage: (_repairedAt ?? _faultAt) - _faultAt ?? TimeSpan.Zero,
             NotReady: NotReadyAfterFault(),
             Stall: LongestStallAfterFault(),
-            Recovery: RecoveryAfterFault());
+            Resumed: ResumedAfterRepair());
         _output.WriteLine(outcome.Describe(_name));
         if (Environment.GetEnvironmentVariable("FAULT_RESULTS") is { Length: > 0 } results)
             await File.AppendAllTextAsync(results, outcome.Describe(_name) + Environment.NewLine);
         foreach (var queue in queues.Where(q => q.Value > 0)) _output.WriteLine($"  queue {queue.Key}: {queue.Value}");
+        WriteTimeline();
         return outcome;
+    }
+
+    /// <summary>Stored and published counts and readiness once a second, from just before the fault, for reading a run.</summary>
+    private void WriteTimeline()
+    {
+        lock (_samples)
+        lock (_readiness)
+        {
+            var from = _faultAt!.Value - TimeSpan.FromSeconds(2);
+            foreach (var second in _samples.Where(s => s.At >= from).GroupBy(s => (int)(s.At - _faultAt!.Value).TotalSeconds).Select(g => g.Last()))
+            {
+                var ready = _readiness.LastOrDefault(r => r.At <= second.At).Ready;
+                _output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"  t{(second.At - _faultAt!.Value).TotalSeconds:+0.0;-0.0} s stored {second.Stored} published {second.Published}{(ready ? "" : " not ready")}"));
+            }
+        }
     }
 
     /// <summary>
@@ -149,7 +167,9 @@ public sealed class FaultRun : IAsyncDisposable
             lock (_samples)
             {
                 var last = _samples.Count == 0 ? default : _samples[^1];
-                return _samples.LastOrDefault(s => s.Stored < last.Stored).At;
+                var progress = _samples.LastOrDefault(s => s.Stored < last.Stored).At;
+                // Before the repair, nothing can be expected to move.
+                return _repairedAt > progress ? _repairedAt.Value : progress;
             }
         }
     }
@@ -208,14 +228,16 @@ public sealed class FaultRun : IAsyncDisposable
         }
     }
 
-    /// <summary>From the fault to the first moment the stored events are within one second of load of the published ones.</summary>
-    private TimeSpan RecoveryAfterFault()
+    /// <summary>From the repair (the dependency back, the replacement ready) to the first event stored after it.</summary>
+    private TimeSpan ResumedAfterRepair()
     {
         List<(TimeSpan At, long Stored, long Published)> samples;
         lock (_samples) samples = [.. _samples];
-        var stall = LongestStallAfterFault();
-        var caughtUp = samples.FirstOrDefault(s => s.At > _faultAt + stall && s.Stored >= Math.Min(s.Published, EventCount) - EventsPerSecond);
-        return caughtUp.At - _faultAt!.Value;
+        var repaired = _repairedAt ?? _faultAt!.Value;
+        var atRepair = samples.LastOrDefault(s => s.At <= repaired).Stored;
+        if (atRepair >= EventCount) return TimeSpan.Zero;
+        var resumed = samples.FirstOrDefault(s => s.At >= repaired && s.Stored > atRepair);
+        return resumed == default ? _clock.Elapsed - repaired : resumed.At - repaired;
     }
 
     private static async Task<HashSet<Guid>> ChannelEntries(IDocumentStore store, IEnumerable<string> customers)
@@ -279,10 +301,10 @@ public sealed class FaultRun : IAsyncDisposable
 
 public sealed record Outcome(
     int Published, int StoredDistinct, int StoredTwice, long ErrorQueued, IReadOnlyList<string> Violations, int ChannelEntries,
-    int SendsLost, int SendsDoubled, int SendsRefused, long PublishRetries, TimeSpan NotReady, TimeSpan Stall, TimeSpan Recovery)
+    int SendsLost, int SendsDoubled, int SendsRefused, long PublishRetries, TimeSpan Outage, TimeSpan NotReady, TimeSpan Stall, TimeSpan Resumed)
 {
     public string Describe(string fault) => string.Create(CultureInfo.InvariantCulture,
-        $"FAULT {fault}: stall {Stall.TotalSeconds:0.0} s, recovery {Recovery.TotalSeconds:0.0} s, not ready {NotReady.TotalSeconds:0.0} s; published {Published}, stored {StoredDistinct} " +
+        $"FAULT {fault}: outage {Outage.TotalSeconds:0.0} s, stall {Stall.TotalSeconds:0.0} s, resumed {Resumed.TotalSeconds:0.0} s after the repair, not ready {NotReady.TotalSeconds:0.0} s; published {Published}, stored {StoredDistinct} " +
         $"(twice {StoredTwice}), error-queued {ErrorQueued}, violations {Violations.Count}, entries with a channel {ChannelEntries}, " +
         $"sends lost {SendsLost}, doubled {SendsDoubled}, refused {SendsRefused}; publisher retries {PublishRetries}");
 }

@@ -51,7 +51,8 @@ public sealed class PrivatePostgres : IAsyncDisposable
 
     public async Task CreateDatabase(string name)
     {
-        await using var connection = new NpgsqlConnection(ConnectionString("postgres"));
+        // Unpooled: a pooled connection would be one the last restart of the server has ended.
+        await using var connection = new NpgsqlConnection(ConnectionString("postgres") + ";Pooling=false");
         await connection.OpenAsync();
         await using var create = new NpgsqlCommand($"CREATE DATABASE {name}", connection);
         await create.ExecuteNonQueryAsync();

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 
 namespace Segmentation.FaultTests;
 
@@ -82,6 +83,22 @@ public sealed class PrivateRabbitMq : IAsyncDisposable
     public async Task StopServer()
     {
         await Ctl("stop");
+        if (_server is not null) await _server.WaitForExitAsync();
+    }
+
+    /// <summary>
+    /// Kills the node's Erlang VM (<c>kill -9</c>, as a crash or an OOM kill): every connection drops at once. What the
+    /// broker confirmed is on disk and comes back at the next <see cref="StartServer"/>. (A graceful <c>rabbitmqctl stop</c>
+    /// keeps serving for many seconds under load, long enough for the load to end before the outage begins.)
+    /// </summary>
+    public async Task KillServer()
+    {
+        var pid = int.Parse((await File.ReadAllTextAsync(Path.Combine(_directory, "pid"))).Trim(), CultureInfo.InvariantCulture);
+        using (var vm = Process.GetProcessById(pid))
+        {
+            vm.Kill();
+            await vm.WaitForExitAsync();
+        }
         if (_server is not null) await _server.WaitForExitAsync();
     }
 
