@@ -6,6 +6,7 @@ using Marten;
 using Marten.Subscriptions;
 using MassTransit;
 using SegmentationEvents.Contracts;
+using SegmentationEvents.ServiceDefaults;
 
 namespace Segmentation.Service.Membership;
 
@@ -65,18 +66,18 @@ public sealed class SegmentEventRelay : SubscriptionBase
             case CustomerEnteredSegment entered:
                 activity?.SetTag("segment", entered.Segment);
                 activity?.SetTag("outcome", "entered");
-                await _bus.Publish(
+                await UntilPublished(() => _bus.Publish(
                     new SegmentEntered(customerId, entered.Segment, entered.Group, entered.Channel, entered.RulesetVersion, entered.At),
-                    context => context.MessageId = stored.Id, cancellationToken);
+                    context => context.MessageId = stored.Id, cancellationToken), cancellationToken);
                 _metrics.SegmentEntered(entered.Segment);
                 _metrics.EndToEndLag(WallClock.GetUtcNow() - (entered.CauseOccurredAt ?? entered.At));
                 break;
             case CustomerExitedSegment exited:
                 activity?.SetTag("segment", exited.Segment);
                 activity?.SetTag("outcome", "exited");
-                await _bus.Publish(
+                await UntilPublished(() => _bus.Publish(
                     new SegmentExited(customerId, exited.Segment, exited.Group, exited.Channel, exited.RulesetVersion, exited.At),
-                    context => context.MessageId = stored.Id, cancellationToken);
+                    context => context.MessageId = stored.Id, cancellationToken), cancellationToken);
                 _metrics.SegmentExited(exited.Segment);
                 break;
             default:
@@ -84,5 +85,27 @@ public sealed class SegmentEventRelay : SubscriptionBase
         }
 
         _metrics.RelayLag(WallClock.GetUtcNow() - stored.Timestamp);
+    }
+
+    /// <summary>
+    /// Waits out a broker outage (retrying with backoff up to 5 s apart), so the daemon never sees the page fail: after
+    /// its own few retries it would pause the relay, and the entries after the outage would never be published.
+    /// </summary>
+    private static async Task UntilPublished(Func<Task> publish, CancellationToken cancellationToken)
+    {
+        var wait = TimeSpan.FromMilliseconds(100);
+        while (true)
+        {
+            try
+            {
+                await publish();
+                return;
+            }
+            catch (Exception e) when (TransientFaults.IsTransient(e) && !cancellationToken.IsCancellationRequested)
+            {
+                await Task.Delay(wait, WallClock, cancellationToken);
+                wait = TimeSpan.FromTicks(Math.Min(wait.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
+            }
+        }
     }
 }
