@@ -28,11 +28,13 @@ public sealed class SegmentEventRelay : SubscriptionBase
 
     private readonly IBus _bus;
     private readonly SegmentationMetrics _metrics;
+    private readonly TransientRetryOptions _retry;
 
-    public SegmentEventRelay(IBus bus, SegmentationMetrics metrics)
+    public SegmentEventRelay(IBus bus, SegmentationMetrics metrics, TransientRetryOptions retry)
     {
         _bus = bus;
         _metrics = metrics;
+        _retry = retry;
         Name = SubscriptionName;
         IncludeType<CustomerEnteredSegment>();
         IncludeType<CustomerExitedSegment>();
@@ -88,13 +90,13 @@ public sealed class SegmentEventRelay : SubscriptionBase
     }
 
     /// <summary>
-    /// Waits out a broker outage (retrying with backoff up to 5 s apart), so the daemon never sees the page fail: after
-    /// its own few retries it would pause the relay, and the entries after the outage would never be published.
+    /// Waits out a broker outage at the intervals consumers wait out a transient failure (<see cref="TransientRetryOptions"/>),
+    /// so the daemon never sees the page fail: after its own few retries it would pause the relay, and the entries after the
+    /// outage would never be published. Past <see cref="TransientRetryOptions.GiveUpAfter"/> the failure goes to the daemon.
     /// </summary>
-    private static async Task UntilPublished(Func<Task> publish, CancellationToken cancellationToken)
+    private async Task UntilPublished(Func<Task> publish, CancellationToken cancellationToken)
     {
-        var wait = TimeSpan.FromMilliseconds(100);
-        while (true)
+        foreach (var wait in _retry.Intervals())
         {
             try
             {
@@ -104,8 +106,9 @@ public sealed class SegmentEventRelay : SubscriptionBase
             catch (Exception e) when (TransientFaults.IsTransient(e) && !cancellationToken.IsCancellationRequested)
             {
                 await Task.Delay(wait, WallClock, cancellationToken);
-                wait = TimeSpan.FromTicks(Math.Min(wait.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
             }
         }
+
+        await publish();
     }
 }
