@@ -1,5 +1,6 @@
 using Marten;
 using Segmentation.Rules.Rulesets;
+using Segmentation.Service.Membership;
 using Segmentation.Service.Rules;
 using SegmentationEvents.ServiceDefaults;
 
@@ -33,8 +34,8 @@ public static class RulesetEndpoints
         app.MapGet("/rulesets", async (IQuerySession session, CancellationToken ct) =>
             Results.Ok((await session.Query<StoredRuleset>().OrderByDescending(r => r.UploadedAt).ToListAsync(ct)).Select(Summary)));
 
-        app.MapGet("/rulesets/active", async (RulesetCatalog catalog, ActiveRuleset active, CancellationToken ct) =>
-            Results.Ok(new { activation = await catalog.Active(ct), inUse = active.Current.Version }));
+        app.MapGet("/rulesets/active", async (RulesetCatalog catalog, ActiveRuleset active, ReevaluationProgress progress, CancellationToken ct) =>
+            Results.Ok(new { activation = await catalog.Active(ct), inUse = active.Current.Version, reevaluation = await progress.Current(ct) }));
 
         app.MapPost("/rulesets/{version}/activate", async (
             string version, HttpRequest request, RulesetCatalog catalog, RulesetWatcher watcher, CancellationToken ct) =>

@@ -40,6 +40,7 @@ public static class SegmentationServiceRegistration
         services.TryAddSingleton(_ => Npgsql.NpgsqlDataSource.Create(settings.PostgresConnection));
         services.AddSingleton<CustomerEventNormalizer>();
         services.AddSingleton<RecordedEventIds>();
+        services.AddSingleton<CustomerSchedule>();
         services.AddScoped<MembershipDecider>();
         // Before the bus: started first and stopped last, so consumers never submit to a stopped batcher.
         services.AddSingleton<IngestionBatcher>();
@@ -56,6 +57,8 @@ public static class SegmentationServiceRegistration
         services.AddSingleton<ErrorQueues>();
         services.AddSingleton<DueCustomerSweeper>();
         services.AddHostedService(sp => sp.GetRequiredService<DueCustomerSweeper>());
+        services.AddSingleton<ReevaluationProgress>();
+        services.AddHostedService(sp => sp.GetRequiredService<ReevaluationProgress>());
 
         var marten = services.AddMarten(options =>
             {
@@ -74,9 +77,10 @@ public static class SegmentationServiceRegistration
                 options.OpenTelemetry.TrackConnections = TrackLevel.Normal;
                 options.OpenTelemetry.TrackEventCounters();
                 options.Events.AddEventTypes([typeof(CustomerEventRecorded), typeof(CustomerEnteredSegment), typeof(CustomerExitedSegment), typeof(CustomerEvaluated)]);
-                options.Schema.For<CustomerProfile>().Index(p => p.NextCheckAt).Index(p => p.RulesetVersion);
+                options.Schema.For<CustomerProfile>();
                 options.Schema.For<SegmentDay>().Index(d => d.Day);
                 options.Storage.ExtendedSchemaObjects.Add(RecordedEventIds.Definition(settings.SchemaName));
+                options.Storage.ExtendedSchemaObjects.AddRange(CustomerSchedule.Definitions(settings.SchemaName));
                 // The relay's latency is the daemon's polling: measured (benchmarks e2e) 50/250 ms gave a
                 // publish-to-downstream p50 of 137 ms, 10/25 ms gives 26 ms, for ~40 cheap queries/s when idle.
                 options.Projections.FastPollingTime = TimeSpan.FromMilliseconds(10);

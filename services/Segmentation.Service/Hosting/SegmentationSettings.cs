@@ -18,6 +18,12 @@ public sealed record SegmentationSettings(Uri RabbitMqUrl, string PostgresConnec
 
     public int SweepBatchSize { get; init; } = 200;
 
+    /// <summary>How long customers a sweeper took stay its own: after a crash, others take them when it ends.</summary>
+    public TimeSpan SweepLease { get; init; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>How often the re-evaluation after an activation is measured (logged, the gauge, its rate).</summary>
+    public TimeSpan ReevaluationProgressInterval { get; init; } = TimeSpan.FromSeconds(10);
+
     /// <summary>How long one conflict analysis (an upload, <c>POST /rulesets/conflicts</c>) may run; the pairs left are reported unknown.</summary>
     public TimeSpan ConflictAnalysisTimeLimit { get; init; } = TimeSpan.FromSeconds(30);
 
@@ -46,6 +52,8 @@ public sealed record SegmentationSettings(Uri RabbitMqUrl, string PostgresConnec
             RulesetPollInterval = section.GetValue("RulesetPollInterval", defaults.RulesetPollInterval),
             SweepInterval = section.GetValue("SweepInterval", defaults.SweepInterval),
             SweepBatchSize = section.GetValue("SweepBatchSize", defaults.SweepBatchSize),
+            SweepLease = section.GetValue("SweepLease", defaults.SweepLease),
+            ReevaluationProgressInterval = section.GetValue("ReevaluationProgressInterval", defaults.ReevaluationProgressInterval),
             RunRelay = section.GetValue("RunRelay", defaults.RunRelay),
             RelayLagThreshold = section.GetValue("RelayLagThreshold", defaults.RelayLagThreshold),
             ConflictAnalysisTimeLimit = section.GetValue("ConflictAnalysisTimeLimit", defaults.ConflictAnalysisTimeLimit),

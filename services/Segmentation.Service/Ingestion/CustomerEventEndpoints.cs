@@ -1,6 +1,6 @@
 using System.Net.Mime;
-using JasperFx.Events;
 using MassTransit;
+using Segmentation.Service.Membership;
 using SegmentationEvents.Contracts;
 using SegmentationEvents.ServiceDefaults;
 
@@ -48,10 +48,7 @@ public static class CustomerEventEndpoints
         endpoint.UseTransientFaultRetry(context);
         endpoint.UseMessageRetry(retry =>
         {
-            // A lost race on the customer's stream: an append after a concurrent one, or two first appends at once.
-            retry.Handle<JasperFx.ConcurrencyException>();
-            retry.Handle<ExistingStreamIdCollisionException>();
-            retry.Handle<Marten.Exceptions.ExistingStreamIdCollisionException>();
+            retry.Handle<Exception>(StreamRaces.IsLostRace);
             // Two first deliveries of one event id at once: the loser finds the id recorded and decides again.
             retry.Handle<Exception>(RecordedEventIds.IsConcurrentFirstRecord);
             retry.ConnectRetryObserver(new ConcurrencyRetryObserver(context.GetRequiredService<SegmentationMetrics>()));

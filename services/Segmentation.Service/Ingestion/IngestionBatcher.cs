@@ -101,7 +101,7 @@ public sealed class IngestionBatcher : BackgroundService
                     else remaining[i].Committed.TrySetResult();
                 return;
             }
-            catch (Exception e) when (remaining.Count > 1 && LostRaceOn(e) is { } customerId)
+            catch (Exception e) when (remaining.Count > 1 && StreamRaces.LostRaceOn(e) is { } customerId)
             {
                 _logger.LogDebug("A batch of {Count} lost the race on customer {CustomerId}; committing it again without them", remaining.Count, customerId);
                 foreach (var loser in remaining.Where(p => p.Event.Accepted.CustomerId == customerId)) loser.Committed.TrySetException(e);
@@ -129,15 +129,6 @@ public sealed class IngestionBatcher : BackgroundService
         _metrics.IngestionCommit(_time.GetElapsedTime(started));
         return outcomes;
     }
-
-    /// <summary>The customer whose stream another writer appended to first, when that is why a commit failed.</summary>
-    private static string? LostRaceOn(Exception exception) => exception switch
-    {
-        JasperFx.ConcurrencyException lost => lost.Id?.ToString(),
-        JasperFx.Events.ExistingStreamIdCollisionException collision => collision.Id?.ToString(),
-        Marten.Exceptions.ExistingStreamIdCollisionException collision => collision.Id?.ToString(),
-        _ => null,
-    };
 
     private sealed class Pending(SubmittedEvent submitted)
     {

@@ -1,27 +1,30 @@
-using System.Diagnostics;
 using Marten;
 using Segmentation.Service.Hosting;
-using Segmentation.Service.Profiles;
 using Segmentation.Service.Rules;
 
 namespace Segmentation.Service.Membership;
 
 /// <summary>
-/// Time-triggered evaluation: finds customers whose <see cref="CustomerProfile.NextCheckAt"/> has come, or who were
-/// last evaluated with another ruleset version, and re-evaluates them in batches through the same write path as a new
-/// event. Several instances may sweep at once: the stream's optimistic concurrency lets one decision win and the
-/// other is dropped (the winner has already caught up with the due time). Nothing is kept in memory, so a restart
-/// resumes where the profiles say.
+/// Time-triggered evaluation: leases the customers whose next check has come, then those last decided under another
+/// ruleset version than the active one (<see cref="CustomerSchedule"/>), a batch at a time, and decides each batch
+/// in one transaction through the same write path as a new event. Instances lease disjoint customers, so each adds
+/// throughput; a customer another writer decided first (a new event, another instance) is left out of the batch,
+/// whose decision then covers the due time. Nothing is kept in memory: a restart, or another instance once a crashed
+/// one's lease has run out, resumes where the schedule says.
 /// </summary>
 public sealed class DueCustomerSweeper(
     IServiceScopeFactory scopes,
     IDocumentStore store,
     ActiveRuleset rules,
+    CustomerSchedule schedule,
     SegmentationSettings settings,
     TimeProvider time,
     SegmentationMetrics metrics,
     ILogger<DueCustomerSweeper> logger) : BackgroundService
 {
+    /// <summary>This sweeper's name on the schedule rows it leases.</summary>
+    public string LeaseHolder { get; } = $"{Environment.MachineName}/{Environment.ProcessId}/{Guid.NewGuid().ToString("N")[..8]}";
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         using var timer = new PeriodicTimer(settings.SweepInterval, time);
@@ -33,81 +36,76 @@ public sealed class DueCustomerSweeper(
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
-                logger.LogError(e, "Sweep failed; retrying at the next tick");
+                logger.LogError(e, "Sweep failed; the customers it leased are taken again when their lease ends ({Lease})", settings.SweepLease);
             }
         }
         while (await timer.WaitForNextTickAsync(stoppingToken));
     }
 
-    /// <summary>Evaluates every customer due now; returns how many evaluations committed.</summary>
+    /// <summary>Decides every customer due now (each at most once in this pass); returns how many decisions committed.</summary>
     public async Task<int> SweepOnce(CancellationToken cancellationToken)
     {
         var attempted = new HashSet<string>(StringComparer.Ordinal);
-        var committed = 0;
+        var decided = 0;
         while (true)
         {
             var now = time.GetUtcNow();
             var version = rules.Current.Version;
-            IReadOnlyList<DueCustomer> due;
-            await using (var query = store.QuerySession())
+            // Until this instance has loaded the version activated last, it leaves re-evaluation to those that have.
+            var staleFor = await IsActivated(version, cancellationToken) ? version : null;
+            var claimed = await schedule.Claim(now, staleFor, settings.SweepBatchSize, now + settings.SweepLease, LeaseHolder, cancellationToken);
+            var fresh = claimed.Where(c => attempted.Add(c.CustomerId)).ToList();
+            if (fresh.Count == 0)
             {
-                due = await query.Query<CustomerProfile>()
-                    .Where(p => p.NextCheckAt <= now || p.RulesetVersion != version)
-                    .OrderBy(p => p.NextCheckAt)
-                    .Take(settings.SweepBatchSize)
-                    .Select(p => new DueCustomer(p.Id, p.NextCheckAt, p.RulesetVersion, p.NextCheckSetBy))
-                    .ToListAsync(cancellationToken);
+                if (claimed.Count > 0) await Decide([], claimed, cancellationToken);
+                return decided;
             }
 
-            var fresh = due.Where(d => attempted.Add(d.Id)).ToList();
-            if (fresh.Count == 0) return committed;
-
-            using var batch = SegmentationTelemetry.Source.StartActivity("segmentation.sweep");
-            batch?.SetTag("sweep.customers", fresh.Count);
-            var outdated = fresh.Count(d => d.RulesetVersion != version);
+            var outdated = fresh.Count(c => c.RulesetVersion != version);
             logger.LogDebug("Sweeping {Count} due customers at {Now}", fresh.Count, now);
-            if (outdated > 0)
-                logger.LogInformation("Re-evaluating {Count} customers for ruleset {Version}", outdated, version);
+            if (outdated > 0) logger.LogInformation("Re-evaluating {Count} customers for ruleset {Version}", outdated, version);
 
-            foreach (var customer in fresh)
+            var committed = (await Decide(fresh, claimed, cancellationToken)).ToHashSet(StringComparer.Ordinal);
+            foreach (var customer in fresh.Where(c => committed.Contains(c.CustomerId)))
             {
-                if (await Reevaluate(customer, batch, cancellationToken))
-                {
-                    committed++;
-                    if (customer.RulesetVersion != version) metrics.CustomerReevaluated(version);
-                    else if (customer.NextCheckAt is { } dueAt) metrics.SweeperLag(now - dueAt);
-                }
+                if (customer.RulesetVersion != version) metrics.CustomerReevaluated(version);
+                else if (customer.DueAt is { } dueAt) metrics.SweeperLag(now - dueAt);
             }
 
-            if (due.Count < settings.SweepBatchSize) return committed;
+            decided += committed.Count;
+            if (claimed.Count < settings.SweepBatchSize) return decided;
         }
     }
 
     /// <summary>
-    /// A time-triggered decision starts a trace of its own, linked to the sweep batch and to the decision that set
-    /// the timer, so following a customer's flow leads from either to the other.
+    /// Decides the batch in one transaction and ends the lease on all it claimed. A customer another writer committed
+    /// to first is left out and the rest is committed again: that writer decided at or after the due time.
     /// </summary>
-    private async Task<bool> Reevaluate(DueCustomer customer, Activity? batch, CancellationToken cancellationToken)
+    private async Task<IReadOnlyList<string>> Decide(IReadOnlyList<ClaimedCustomer> batch, IReadOnlyList<ClaimedCustomer> claimed, CancellationToken cancellationToken)
     {
-        var links = new List<ActivityLink>();
-        if (batch is not null) links.Add(new ActivityLink(batch.Context));
-        if (ActivityContext.TryParse(customer.NextCheckSetBy, null, isRemote: true, out var setBy)) links.Add(new ActivityLink(setBy));
-        Activity.Current = null;
-        using var activity = SegmentationTelemetry.Source.StartActivity(
-            "segmentation.time-triggered", ActivityKind.Internal, parentContext: default, links: links);
-        activity?.SetTag("customer.id", customer.Id);
-        await using var scope = scopes.CreateAsyncScope();
-        try
+        using var sweep = SegmentationTelemetry.Source.StartActivity("segmentation.sweep");
+        sweep?.SetTag("sweep.customers", batch.Count);
+        var remaining = batch.Select(c => c.CustomerId).ToList();
+        var leased = claimed.Select(c => c.CustomerId).ToList();
+        while (true)
         {
-            return await scope.ServiceProvider.GetRequiredService<MembershipDecider>().Reevaluate(customer.Id, cancellationToken);
-        }
-        catch (JasperFx.ConcurrencyException)
-        {
-            // Another writer committed to this customer first, and its decision already covered the due time.
-            metrics.ConcurrencyRetry();
-            return false;
+            try
+            {
+                await using var scope = scopes.CreateAsyncScope();
+                return await scope.ServiceProvider.GetRequiredService<MembershipDecider>()
+                    .Reevaluate(remaining, leased, LeaseHolder, sweep?.Context ?? default, cancellationToken);
+            }
+            catch (Exception e) when (StreamRaces.LostRaceOn(e) is { } customerId && remaining.Remove(customerId))
+            {
+                metrics.ConcurrencyRetry();
+            }
         }
     }
 
-    private sealed record DueCustomer(string Id, DateTimeOffset? NextCheckAt, string? RulesetVersion, string? NextCheckSetBy);
+    private async Task<bool> IsActivated(string version, CancellationToken cancellationToken)
+    {
+        await using var query = store.QuerySession();
+        var activation = await query.LoadAsync<RulesetActivation>(RulesetActivation.DocumentId, cancellationToken);
+        return activation?.Version == version;
+    }
 }

@@ -21,6 +21,7 @@ public sealed class MembershipDecider(
     IDocumentSession session,
     ActiveRuleset rules,
     RecordedEventIds recordedEventIds,
+    CustomerSchedule schedule,
     TimeProvider time,
     SegmentationMetrics metrics,
     ILogger<MembershipDecider> logger)
@@ -106,30 +107,60 @@ public sealed class MembershipDecider(
         activity?.SetTag("outcome", "duplicate");
     }
 
-    /// <summary>Evaluates with no new event; returns false when the customer does not exist.</summary>
-    public async Task<bool> Reevaluate(string customerId, CancellationToken cancellationToken)
+    /// <summary>
+    /// Evaluates customers with no new event (due, or decided under another version) and commits their decisions in one
+    /// transaction, with the end of <paramref name="leasedBy"/>'s lease on every customer in <paramref name="claimed"/>
+    /// (those decided and any left out after a lost race). Each decision starts a trace of its own, linked to the
+    /// sweep and to the decision that set the timer. Returns the customers decided; those with no profile are dropped
+    /// from the schedule.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> Reevaluate(
+        IReadOnlyList<string> customerIds, IReadOnlyCollection<string> claimed, string leasedBy, ActivityContext sweep, CancellationToken cancellationToken)
     {
-        if (await session.LoadAsync<CustomerProfile>(customerId, cancellationToken) is not { } profile) return false;
-
-        var decisions = new List<Activity>(1);
-        using var activity = StartDecision(customerId, "segmentation.reevaluate", Activity.Current?.Context ?? default, decisions);
+        var profiles = await session.LoadManyAsync<CustomerProfile>(cancellationToken, customerIds);
         var current = rules.Current;
-        var write = new PendingWrite(profile);
-        var state = await Covered(write, current, cancellationToken);
-        var now = Latest(time.GetUtcNow(), state.EvaluatedAt);
-        var result = Decide(activity, current, () => current.Engine.Evaluate(state, now));
-        write.Add(current, result, [.. MembershipEvents(current, result, causeOccurredAt: null)], now, activity);
-        await Commit([write], decisions, cancellationToken);
-        return true;
+        var decisions = new List<Activity>(profiles.Count);
+        var writes = new List<PendingWrite>(profiles.Count);
+        try
+        {
+            foreach (var profile in profiles)
+            {
+                var links = new List<ActivityLink>(2);
+                if (sweep != default) links.Add(new ActivityLink(sweep));
+                if (ActivityContext.TryParse(profile.NextCheckSetBy, null, isRemote: true, out var setBy)) links.Add(new ActivityLink(setBy));
+                var activity = StartDecision(profile.Id, "segmentation.time-triggered", default, decisions, links);
+                var write = new PendingWrite(profile);
+                var state = await Covered(write, current, cancellationToken);
+                var now = Latest(time.GetUtcNow(), state.EvaluatedAt);
+                var result = Decide(activity, current, () => current.Engine.Evaluate(state, now));
+                write.Add(current, result, [.. MembershipEvents(current, result, causeOccurredAt: null)], now, activity);
+                writes.Add(write);
+            }
+
+            var found = profiles.Select(p => p.Id).ToHashSet(StringComparer.Ordinal);
+            schedule.Release(session, claimed, [.. customerIds.Where(id => !found.Contains(id))], leasedBy);
+            await Commit(writes, decisions, cancellationToken);
+        }
+        finally
+        {
+            foreach (var decision in decisions) decision.Dispose();
+        }
+
+        return [.. profiles.Select(p => p.Id)];
     }
 
     /// <summary>
     /// Appends each customer's facts expecting the version their profile was read at, stores the evolved profiles and
-    /// commits, in one transaction; its database spans belong to the first decision's trace and link to the others'.
+    /// their schedule rows and commits, in one transaction; its database spans belong to the first decision's trace and
+    /// link to the others'.
     /// </summary>
     private async Task Commit(IEnumerable<PendingWrite> writes, List<Activity> decisions, CancellationToken cancellationToken)
     {
-        foreach (var write in writes) write.Queue(session);
+        // Every commit locks its customers' rows in the same order, so two commits that share customers cannot deadlock.
+        var written = new List<CustomerProfile>();
+        foreach (var write in writes.OrderBy(w => w.Profile.Id, StringComparer.Ordinal))
+            if (write.Queue(session)) written.Add(write.Profile);
+        schedule.Queue(session, written);
         Activity.Current = null;
         using var commit = SegmentationTelemetry.Source.StartActivity("segmentation.commit", ActivityKind.Internal,
             parentContext: decisions.Count > 0 ? decisions[0].Context : default,
@@ -161,10 +192,11 @@ public sealed class MembershipDecider(
     /// stored with the events it appends, so the relay's publish of the resulting segment events continues this trace.
     /// It stays open until the commit; <see cref="Activity.Current"/> is cleared after each so decisions do not nest.
     /// </summary>
-    private static Activity? StartDecision(string customerId, string name, ActivityContext causedBy, List<Activity> decisions)
+    private static Activity? StartDecision(
+        string customerId, string name, ActivityContext causedBy, List<Activity> decisions, IEnumerable<ActivityLink>? links = null)
     {
         Activity.Current = null;
-        var activity = SegmentationTelemetry.Source.StartActivity(name, ActivityKind.Internal, causedBy);
+        var activity = SegmentationTelemetry.Source.StartActivity(name, ActivityKind.Internal, causedBy, links: links);
         if (activity is null) return null;
         activity.SetTag("customer.id", customerId);
         decisions.Add(activity);
@@ -246,9 +278,10 @@ public sealed class MembershipDecider(
             Decided = true;
         }
 
-        public void Queue(IDocumentSession session)
+        /// <summary>Queues the append and the profile; false when no decision in this commit changed anything.</summary>
+        public bool Queue(IDocumentSession session)
         {
-            if (_facts.Count == 0) return;
+            if (_facts.Count == 0) return false;
             var facts = _facts.Select(f => f.Fact).ToArray();
             var stream = _readVersion == 0
                 ? session.Events.StartStream(Profile.Id, facts)
@@ -256,6 +289,7 @@ public sealed class MembershipDecider(
             for (var i = 0; i < _facts.Count; i++)
                 if (_facts[i].DecidedBy is { } decidedBy) stream.Events[i].SetHeader(SegmentationTelemetry.TraceParentHeader, decidedBy);
             session.Store(Profile);
+            return true;
         }
     }
 }

@@ -55,8 +55,8 @@ public static class ConsoleQueries
     }
 
     private static async Task<IResult> Overview(
-        IQuerySession session, IDocumentStore store, ActiveRuleset active, RecordedLags lags, ErrorQueues errorQueues,
-        TimeProvider time, CancellationToken ct)
+        IQuerySession session, IDocumentStore store, ActiveRuleset active, ReevaluationProgress progress, RecordedLags lags,
+        ErrorQueues errorQueues, TimeProvider time, CancellationToken ct)
     {
         var now = time.GetUtcNow();
         var today = DateOnly.FromDateTime(now.UtcDateTime);
@@ -71,8 +71,6 @@ public static class ConsoleQueries
             .SelectMany(b => b)
             .GroupBy(b => (b.Segment, Reason: b.HeldBy is { } holder ? $"held by {holder}" : "cooldown"))
             .ToDictionary(g => g.Key, g => g.Count());
-        var customers = await session.Query<CustomerProfile>().CountAsync(ct);
-        var onActiveVersion = await session.Query<CustomerProfile>().CountAsync(p => p.RulesetVersion == current.Version, ct);
 
         var segments = current.Ruleset.Segments.Select(segment => new
         {
@@ -100,7 +98,7 @@ public static class ConsoleQueries
                 activatedBy = activation?.ActivatedBy,
                 activatedAt = activation?.ActivatedAt,
             },
-            reevaluation = new { customers, onActiveVersion },
+            reevaluation = await progress.Current(ct),
             segments,
             errorQueues = await ErrorQueueDepths(errorQueues, ct),
             relay = new { progress = await RelayHealthCheck.Progress(store, ct), lastLag = lags.Relay },

@@ -2,11 +2,12 @@ using Marten;
 using Segmentation.Rules.Conflicts;
 using Segmentation.Rules.Rulesets;
 using Segmentation.Service.Hosting;
+using Segmentation.Service.Membership;
 
 namespace Segmentation.Service.Rules;
 
 /// <summary>Upload and activation of rulesets, versioned in PostgreSQL with who and when.</summary>
-public sealed class RulesetCatalog(IDocumentSession session, TimeProvider time, SegmentationSettings settings)
+public sealed class RulesetCatalog(IDocumentSession session, CustomerSchedule schedule, TimeProvider time, SegmentationSettings settings)
 {
     /// <summary>
     /// The conflict report of a ruleset, computed on the thread pool (never on the request's thread) within
@@ -53,7 +54,10 @@ public sealed class RulesetCatalog(IDocumentSession session, TimeProvider time, 
         return (stored, []);
     }
 
-    /// <summary>Makes a stored version the active one. Every instance picks it up on its next poll.</summary>
+    /// <summary>
+    /// Makes a stored version the active one, noting how many customers it has to re-evaluate. Every instance picks it
+    /// up on its next poll and the sweepers re-evaluate the customers decided under another version.
+    /// </summary>
     public async Task<StoredRuleset?> Activate(string version, string activatedBy, CancellationToken cancellationToken)
     {
         if (await session.LoadAsync<StoredRuleset>(version, cancellationToken) is not { } stored) return null;
@@ -63,6 +67,7 @@ public sealed class RulesetCatalog(IDocumentSession session, TimeProvider time, 
         stored.ActivatedBy = activatedBy;
         session.Store(stored);
         session.Store(new RulesetActivation { Version = version, ActivatedAt = now, ActivatedBy = activatedBy });
+        schedule.QueueActivation(session, version, now);
         await session.SaveChangesAsync(cancellationToken);
         return stored;
     }

@@ -1,3 +1,4 @@
+using System.Net.Http.Json;
 using Marten;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
@@ -42,6 +43,15 @@ public sealed class RulesetActivationTests(IsolatedServers servers) : IClassFixt
         var entered = await Eventually.Get(() => Task.FromResult(observer.Entered.Select(e => e.Message).ToList()),
             es => es.Count >= customers.Count, "an entry per customer");
         Assert.All(entered, e => Assert.Equal(("any_buyer", newVersion), (e.Segment, e.RulesetVersion)));
+
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri("/rulesets/active", UriKind.Relative));
+        request.Headers.Add(SegmentationEvents.ServiceDefaults.AdminAccess.ApiKeyHeader, ServiceUnderTest.AdminKey);
+        using var response = await service.Http.SendAsync(request);
+        var progress = (await response.EnsureSuccessStatusCode().Content.ReadFromJsonAsync<System.Text.Json.JsonElement>()).GetProperty("reevaluation");
+        Assert.Equal(newVersion, progress.GetProperty("version").GetString());
+        Assert.Equal(0, progress.GetProperty("remaining").GetInt64());
+        Assert.True(progress.GetProperty("customersAtActivation").GetInt64() >= customers.Count);
+        Assert.Equal(progress.GetProperty("customersAtActivation").GetInt64(), progress.GetProperty("done").GetInt64());
     }
 
     [Fact]

@@ -46,9 +46,9 @@ public sealed class ConsolePagesTests(ConsoleFixture console) : IClassFixture<Co
         var welcome = overview.GetProperty("segments").EnumerateArray().Single(s => s.GetProperty("segment").GetString() == "welcome_day_3");
         Assert.Contains(welcome.GetProperty("blocked").EnumerateArray(), b => b.GetProperty("reason").GetString() == "held by big_spender");
         Assert.All(overview.GetProperty("errorQueues").GetProperty("queues").EnumerateArray(), q => Assert.Equal(0, q.GetProperty("messages").GetInt32()));
-        var customers = overview.GetProperty("reevaluation");
-        Assert.Equal(5, customers.GetProperty("customers").GetInt32());
-        Assert.Equal(5, customers.GetProperty("onActiveVersion").GetInt32());
+        var reevaluation = overview.GetProperty("reevaluation");
+        Assert.Equal(0, reevaluation.GetProperty("remaining").GetInt32());
+        Assert.Equal(overview.GetProperty("ruleset").GetProperty("version").GetString(), reevaluation.GetProperty("version").GetString());
     }
 
     [Fact]
@@ -108,7 +108,7 @@ public sealed class ConsolePagesTests(ConsoleFixture console) : IClassFixture<Co
         var version = (await console.Web.Http.GetFromJsonAsync<JsonElement>("/rulesets/active")).GetProperty("inUse").GetString()!;
         await Expect(page.Locator("#active-version")).ToHaveTextAsync(version);
         await Expect(page.Locator("#activated-by")).ToHaveTextAsync("configuration");
-        await Expect(page.Locator("#reevaluation")).ToHaveTextAsync("5 of 5");
+        await Expect(page.Locator("#reevaluation")).ToHaveTextAsync($"done: every customer is evaluated with {version}");
         var holders = ConsoleFixture.HoldersByProfile(await console.Profiles());
         foreach (var (segment, count) in holders)
             await Expect(page.Locator($"#segments tr[data-segment='{segment}'] td").Nth(2)).ToHaveTextAsync(count.ToString(System.Globalization.CultureInfo.InvariantCulture));

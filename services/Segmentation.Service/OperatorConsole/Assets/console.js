@@ -59,6 +59,13 @@ export function duration(seconds) {
   return `${Math.round(seconds / 86400)} d`;
 }
 
+/** What is left of the re-evaluation after an activation, with its rate and the time it will take when measured. */
+export function reevaluationText(r) {
+  if (r.remaining === 0) return `done: every customer is evaluated with ${r.version}`;
+  const rate = r.customersPerSecond ? `, ${Math.round(r.customersPerSecond)} customers/s, about ${duration(r.secondsLeft)} left` : '';
+  return `${r.done} of ${r.customersAtActivation} customers evaluated with ${r.version}, ${r.remaining} to go${rate}`;
+}
+
 /** Shows a failure in the page's alert box; focus moves there only when the message is new (a retry failing again keeps the focus). */
 export function showError(error) {
   const box = document.getElementById('error');

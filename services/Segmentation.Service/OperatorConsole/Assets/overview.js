@@ -1,4 +1,4 @@
-import { api, duration, el, guarded, header, when } from '/console.js';
+import { api, duration, el, guarded, header, reevaluationText, when } from '/console.js';
 import { lineChart } from '/chart.js';
 
 header('Overview');
@@ -18,7 +18,7 @@ function render(overview) {
     figure('File', ruleset.fileName ?? '-'),
     figure('Activated by', ruleset.activatedBy ?? '-', 'activated-by'),
     figure('Activated at', when(ruleset.activatedAt)),
-    figure('Customers on this version', `${reevaluation.onActiveVersion} of ${reevaluation.customers}`, 'reevaluation'));
+    figure('Re-evaluation', reevaluationText(reevaluation), 'reevaluation'));
 
   const queues = overview.errorQueues.queues
     ? overview.errorQueues.queues.map(q => figure(`Error queue ${q.queue}`, q.messages, null))

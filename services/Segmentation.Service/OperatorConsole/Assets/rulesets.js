@@ -1,4 +1,4 @@
-import { ApiError, api, el, guarded, header, when } from '/console.js';
+import { ApiError, api, el, guarded, header, reevaluationText, when } from '/console.js';
 import { daysBetween, lineChart } from '/chart.js';
 
 header('Rulesets');
@@ -144,14 +144,12 @@ async function activate() {
   await loadVersions();
   const deadline = Date.now() + 10 * 60 * 1000;
   while (Date.now() < deadline) {
-    const overview = await api('/overview');
-    const { customers, onActiveVersion } = overview.reevaluation;
-    bar.max = Math.max(1, customers);
-    bar.value = overview.ruleset.version === stored.version ? onActiveVersion : 0;
-    text.textContent = overview.ruleset.version === stored.version
-      ? `${onActiveVersion} of ${customers} customers evaluated with ${stored.version}`
-      : `the service still uses ${overview.ruleset.version}`;
-    if (overview.ruleset.version === stored.version && onActiveVersion >= customers) { text.textContent += ': done'; return; }
+    const { inUse, reevaluation } = await api('/rulesets/active');
+    const current = inUse === stored.version;
+    bar.max = Math.max(1, reevaluation.customersAtActivation);
+    bar.value = current ? reevaluation.done : 0;
+    text.textContent = current ? reevaluationText(reevaluation) : `the service still uses ${inUse}`;
+    if (current && reevaluation.remaining === 0) return;
     await new Promise(resolve => setTimeout(resolve, 1000));
   }
 }
