@@ -308,11 +308,11 @@ internal sealed class ExpressionCompiler(IReadOnlyDictionary<string, AttributeTy
         return matches;
     }
 
-    private CompiledNode CompileSince(Since since)
+    private CompiledNode CompileSince(Since since, bool reportsItsChanges = true)
     {
         var time = Compile(since.Time);
         var evaluateTime = time.Evaluate;
-        var unit = since.Unit == SinceUnit.Days ? TimeSpan.TicksPerDay : TimeSpan.TicksPerHour;
+        var unit = SinceUnitTicks(since);
         var movesWithClock = IsNowAffine(since.Time);
         return new CompiledNode(since, ctx =>
         {
@@ -323,7 +323,7 @@ internal sealed class ExpressionCompiler(IReadOnlyDictionary<string, AttributeTy
             }
 
             var whole = FloorDivide(ctx.Now - t.Ticks, unit);
-            if (!movesWithClock)
+            if (!movesWithClock && reportsItsChanges)
             {
                 ctx.ChangesAt(t.Ticks + ((whole + 1) * unit));
             }
@@ -331,6 +331,63 @@ internal sealed class ExpressionCompiler(IReadOnlyDictionary<string, AttributeTy
             return Value.FromNumber(whole);
         }, [time]);
     }
+
+    private static long SinceUnitTicks(Since since) => since.Unit == SinceUnit.Days ? TimeSpan.TicksPerDay : TimeSpan.TicksPerHour;
+
+    /// <summary>
+    /// <c>days_since(t) &gt;= 3</c> and the like: the count of whole days grows every day, but the comparison with a
+    /// constant flips at most twice (<c>==</c>) or once, so the next change is the day the threshold is crossed, not
+    /// the next midnight of <c>t</c>. Without this every customer with such a rule would be due again every day.
+    /// </summary>
+    private CompiledNode? CompileSinceComparison(Binary binary)
+    {
+        var (since, limit, op) = binary switch
+        {
+            { Left: Since s, Right: NumberLiteral n } => (s, n, binary.Operator),
+            { Left: NumberLiteral n, Right: Since s } => (s, n, Mirrored(binary.Operator)),
+            _ => (null, null, binary.Operator),
+        };
+        if (since is null || limit is null || IsNowAffine(since.Time) || op is BinaryOperator.Add or BinaryOperator.Subtract or BinaryOperator.Multiply or BinaryOperator.Divide)
+        {
+            return null;
+        }
+
+        var sinceNode = CompileSince(since, reportsItsChanges: false);
+        var limitNode = Compile(limit);
+        var evaluateTime = sinceNode.Children[0].Evaluate;
+        var unit = SinceUnitTicks(since);
+        var k = Value.FromNumber(limit.Value);
+        long[] breakpoints = [(long)Math.Floor(limit.Value), (long)Math.Floor(limit.Value) + 1, (long)Math.Ceiling(limit.Value), (long)Math.Ceiling(limit.Value) + 1];
+        return new CompiledNode(binary, ctx =>
+        {
+            var t = evaluateTime(ctx);
+            if (t.Kind != ValueKind.Timestamp)
+            {
+                return Value.False;
+            }
+
+            var whole = FloorDivide(ctx.Now - t.Ticks, unit);
+            var holds = Compare(op, Value.FromNumber(whole), k);
+            foreach (var crossing in breakpoints)
+            {
+                if (crossing > whole && Compare(op, Value.FromNumber(crossing), k) != holds)
+                {
+                    ctx.ChangesAt(t.Ticks + (crossing * unit));
+                }
+            }
+
+            return Value.FromBool(holds);
+        }, binary.Left is Since ? [sinceNode, limitNode] : [limitNode, sinceNode]);
+    }
+
+    private static BinaryOperator Mirrored(BinaryOperator op) => op switch
+    {
+        BinaryOperator.Less => BinaryOperator.Greater,
+        BinaryOperator.LessOrEqual => BinaryOperator.GreaterOrEqual,
+        BinaryOperator.Greater => BinaryOperator.Less,
+        BinaryOperator.GreaterOrEqual => BinaryOperator.LessOrEqual,
+        _ => op,
+    };
 
     internal static long FloorDivide(long dividend, long divisor)
     {
@@ -348,6 +405,11 @@ internal sealed class ExpressionCompiler(IReadOnlyDictionary<string, AttributeTy
         if (op is BinaryOperator.Add or BinaryOperator.Subtract or BinaryOperator.Multiply or BinaryOperator.Divide)
         {
             return new CompiledNode(binary, ctx => Arithmetic(op, l(ctx), r(ctx)), [left, right]);
+        }
+
+        if (CompileSinceComparison(binary) is { } sinceComparison)
+        {
+            return sinceComparison;
         }
 
         var leftMoves = IsNowAffine(binary.Left);

@@ -86,7 +86,7 @@ public class MembershipTests
     }
 
     [Fact]
-    public void Next_check_is_the_instant_an_event_leaves_its_window_or_a_day_boundary_passes()
+    public void Next_check_is_the_instant_an_event_leaves_its_window_or_a_day_count_crosses_its_threshold()
     {
         var engine = new SegmentEngine(Load($"""
             {Attributes}
@@ -97,14 +97,38 @@ public class MembershipTests
                 when: days_since(first(SignedUp)) >= 3
             """));
         var state = new CustomerState { CustomerId = "c" };
-        engine.Apply(state, Event("SignedUp", T0.AddHours(6)), T0.AddHours(6));
-        var result = engine.Apply(state, Event("Purchased", T0.AddDays(10)), T0.AddDays(10));
+        var signedUp = engine.Apply(state, Event("SignedUp", T0.AddHours(6)), T0.AddHours(6));
+        Assert.Equal(T0.AddDays(3).AddHours(6), signedUp.NextCheckAt);
+
+        // Past its threshold the day count never changes the outcome again: no check every day from now on.
+        var result = engine.Apply(signedUp.State, Event("Purchased", T0.AddDays(10)), T0.AddDays(10));
         Assert.Equal(["old_customer", "recent"], result.State.Held.Keys.Order());
-        Assert.Equal(T0.AddDays(10).AddHours(6), result.NextCheckAt);
+        Assert.Equal(T0.AddDays(40), result.NextCheckAt);
         Assert.Equal(T0.AddDays(40), result.State.RecheckAt["recent"]);
 
-        var expired = engine.Evaluate(state, T0.AddDays(40));
+        var expired = engine.Evaluate(result.State, T0.AddDays(40));
         Assert.Equal([("recent", MembershipChangeKind.Exited, T0.AddDays(40))], expired.Changes.Select(c => (c.Segment, c.Kind, c.At)));
+        Assert.Null(expired.NextCheckAt);
+    }
+
+    [Theory]
+    [InlineData("days_since(first(SignedUp)) == 3", 24, 3, 4)]
+    [InlineData("3 < days_since(first(SignedUp))", 24, 4, null)]
+    [InlineData("days_since(first(SignedUp)) <= 2.5", 24, 3, null)]
+    [InlineData("hours_since(first(SignedUp)) != 30", 1, 30, 31)]
+    public void A_day_count_compared_with_a_constant_is_checked_only_where_the_comparison_flips(
+        string condition, int unitHours, int firstChange, int? secondChange)
+    {
+        var engine = new SegmentEngine(Load($"""
+            {Attributes}
+            segments:
+              s:
+                when: {condition}
+            """));
+        var signedUp = engine.Apply(new CustomerState { CustomerId = "c" }, Event("SignedUp", T0), T0);
+        Assert.Equal(T0.AddHours(firstChange * unitHours), signedUp.NextCheckAt);
+        var flipped = engine.Evaluate(signedUp.State, T0.AddHours(firstChange * unitHours));
+        Assert.Equal(secondChange is { } second ? T0.AddHours(second * unitHours) : null, flipped.NextCheckAt);
     }
 
     [Fact]
