@@ -57,6 +57,8 @@ public static class SegmentationServiceRegistration
         services.AddSingleton<ErrorQueues>();
         services.AddSingleton<DueCustomerSweeper>();
         services.AddHostedService(sp => sp.GetRequiredService<DueCustomerSweeper>());
+        services.AddSingleton<CustomerScheduleBackfill>();
+        services.AddHostedService(sp => sp.GetRequiredService<CustomerScheduleBackfill>());
         services.AddSingleton<ReevaluationProgress>();
         services.AddHostedService(sp => sp.GetRequiredService<ReevaluationProgress>());
 

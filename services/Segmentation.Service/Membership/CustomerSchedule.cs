@@ -37,21 +37,30 @@ public sealed class CustomerSchedule(NpgsqlDataSource database, SegmentationSett
         var reevaluations = new Table($"{schema}.{ReevaluationsTableName}");
         reevaluations.AddColumn<string>("ruleset_version").AsPrimaryKey();
         reevaluations.AddColumn("activated_at", "timestamptz").NotNull();
+        // Which activation came last, whatever the clocks of the instances that made them said.
+        reevaluations.AddColumn<long>("activation_order").NotNull();
         reevaluations.AddColumn<long>("customers").NotNull();
         yield return reevaluations;
     }
 
     /// <summary>Queues, with the decision's other changes, each written profile's row (its version and next check); leases are left as they are.</summary>
-    public void Queue(IDocumentSession session, IReadOnlyCollection<CustomerProfile> decided)
+    public void Queue(IDocumentSession session, IReadOnlyCollection<CustomerProfile> decided) =>
+        Upsert(session, [.. decided.Select(p => new ScheduledCustomer(p.Id, p.RulesetVersion, p.NextCheckAt))],
+            "DO UPDATE SET ruleset_version = excluded.ruleset_version, due_at = excluded.due_at");
+
+    /// <summary>Queues the rows of customers the schedule does not hold yet; rows already there are newer and kept.</summary>
+    public void QueueMissing(IDocumentSession session, IReadOnlyCollection<ScheduledCustomer> customers) =>
+        Upsert(session, customers, "DO NOTHING");
+
+    private void Upsert(IDocumentSession session, IReadOnlyCollection<ScheduledCustomer> customers, string onConflict)
     {
-        if (decided.Count == 0) return;
+        if (customers.Count == 0) return;
         session.QueueSqlCommand(
             $"INSERT INTO {Table} (customer_id, ruleset_version, due_at) " +
-            "SELECT * FROM unnest(?, ?, ?::timestamptz[]) " +
-            "ON CONFLICT (customer_id) DO UPDATE SET ruleset_version = excluded.ruleset_version, due_at = excluded.due_at",
-            decided.Select(p => p.Id).ToArray(),
-            decided.Select(p => p.RulesetVersion ?? "").ToArray(),
-            decided.Select(p => p.NextCheckAt).ToArray());
+            $"SELECT * FROM unnest(?, ?, ?::timestamptz[]) ON CONFLICT (customer_id) {onConflict}",
+            customers.Select(c => c.CustomerId).ToArray(),
+            customers.Select(c => c.RulesetVersion ?? "").ToArray(),
+            customers.Select(c => c.NextCheckAt).ToArray());
     }
 
     /// <summary>Queues the end of <paramref name="leasedBy"/>'s lease on these customers, and drops the rows of customers that no longer exist.</summary>
@@ -65,8 +74,8 @@ public sealed class CustomerSchedule(NpgsqlDataSource database, SegmentationSett
 
     /// <summary>
     /// Leases up to <paramref name="count"/> customers to <paramref name="leasedBy"/> until <paramref name="leaseUntil"/>:
-    /// first those due at <paramref name="now"/>, earliest first, then (when <paramref name="staleFor"/> is given) those last
-    /// decided under another version. Rows another instance holds, locked or leased, are skipped.
+    /// first those due at <paramref name="now"/>, earliest first, then (when <paramref name="staleFor"/> is given and is the
+    /// version activated last) those last decided under another version. Rows another instance holds, locked or leased, are skipped.
     /// </summary>
     public async Task<IReadOnlyList<ClaimedCustomer>> Claim(
         DateTimeOffset now, string? staleFor, int count, DateTimeOffset leaseUntil, string leasedBy, CancellationToken cancellationToken)
@@ -77,10 +86,12 @@ public sealed class CustomerSchedule(NpgsqlDataSource database, SegmentationSett
             now, staleFor, count, leaseUntil, leasedBy, cancellationToken);
         if (staleFor is null || claimed.Count >= count) return claimed;
 
-        // Two ranges of the version index, either side of the active version: an index scan stops at the limit.
+        // Two ranges of the version index, either side of the active version: an index scan stops at the limit. Only a
+        // sweeper on the version activated last re-evaluates: one that has not loaded it yet would undo the others' work.
         var stale = await Lease(
-            $"below AS (SELECT customer_id FROM {Table} WHERE ruleset_version < $5 AND {Free} ORDER BY ruleset_version LIMIT $4 FOR UPDATE SKIP LOCKED), " +
-            $"above AS (SELECT customer_id FROM {Table} WHERE ruleset_version > $5 AND {Free} ORDER BY ruleset_version LIMIT $4 FOR UPDATE SKIP LOCKED), " +
+            $"latest AS (SELECT ruleset_version FROM {settings.SchemaName}.{ReevaluationsTableName} ORDER BY activation_order DESC LIMIT 1), " +
+            $"below AS (SELECT customer_id FROM {Table} WHERE ruleset_version < $5 AND {Free} AND $5 IN (SELECT ruleset_version FROM latest) ORDER BY ruleset_version LIMIT $4 FOR UPDATE SKIP LOCKED), " +
+            $"above AS (SELECT customer_id FROM {Table} WHERE ruleset_version > $5 AND {Free} AND $5 IN (SELECT ruleset_version FROM latest) ORDER BY ruleset_version LIMIT $4 FOR UPDATE SKIP LOCKED), " +
             "candidates AS (SELECT customer_id FROM below UNION ALL SELECT customer_id FROM above)",
             now, staleFor, count - claimed.Count, leaseUntil, leasedBy, cancellationToken);
         return [.. claimed, .. stale];
@@ -111,12 +122,20 @@ public sealed class CustomerSchedule(NpgsqlDataSource database, SegmentationSett
         return claimed;
     }
 
-    /// <summary>Queues, with an activation, the number of customers it has to re-evaluate.</summary>
+    /// <summary>Queues the activation in force before the schedule existed, unless one is recorded.</summary>
+    public void QueueActivationIfMissing(IDocumentSession session, string version, DateTimeOffset activatedAt) =>
+        session.QueueSqlCommand(
+            $"INSERT INTO {settings.SchemaName}.{ReevaluationsTableName} (ruleset_version, activated_at, customers, activation_order) " +
+            $"SELECT ?, ?, 0, 1 WHERE NOT EXISTS (SELECT 1 FROM {settings.SchemaName}.{ReevaluationsTableName})",
+            version, activatedAt);
+
+    /// <summary>Queues, with an activation, its place after the earlier ones (the last is the active version) and the number of customers it has to re-evaluate.</summary>
     public void QueueActivation(IDocumentSession session, string version, DateTimeOffset activatedAt) =>
         session.QueueSqlCommand(
-            $"INSERT INTO {settings.SchemaName}.{ReevaluationsTableName} (ruleset_version, activated_at, customers) " +
-            $"SELECT ?, ?, count(*) FROM {Table} " +
-            "ON CONFLICT (ruleset_version) DO UPDATE SET activated_at = excluded.activated_at, customers = excluded.customers",
+            $"INSERT INTO {settings.SchemaName}.{ReevaluationsTableName} (ruleset_version, activated_at, customers, activation_order) " +
+            $"SELECT ?, ?, (SELECT count(*) FROM {Table}), " +
+            $"(SELECT coalesce(max(activation_order), 0) + 1 FROM {settings.SchemaName}.{ReevaluationsTableName}) " +
+            "ON CONFLICT (ruleset_version) DO UPDATE SET activated_at = excluded.activated_at, customers = excluded.customers, activation_order = excluded.activation_order",
             version, activatedAt);
 
     /// <summary>

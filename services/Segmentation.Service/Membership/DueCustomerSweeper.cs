@@ -1,4 +1,3 @@
-using Marten;
 using Segmentation.Service.Hosting;
 using Segmentation.Service.Rules;
 
@@ -14,7 +13,6 @@ namespace Segmentation.Service.Membership;
 /// </summary>
 public sealed class DueCustomerSweeper(
     IServiceScopeFactory scopes,
-    IDocumentStore store,
     ActiveRuleset rules,
     CustomerSchedule schedule,
     SegmentationSettings settings,
@@ -51,9 +49,7 @@ public sealed class DueCustomerSweeper(
         {
             var now = time.GetUtcNow();
             var version = rules.Current.Version;
-            // Until this instance has loaded the version activated last, it leaves re-evaluation to those that have.
-            var staleFor = await IsActivated(version, cancellationToken) ? version : null;
-            var claimed = await schedule.Claim(now, staleFor, settings.SweepBatchSize, now + settings.SweepLease, LeaseHolder, cancellationToken);
+            var claimed = await schedule.Claim(now, version, settings.SweepBatchSize, now + settings.SweepLease, LeaseHolder, cancellationToken);
             var fresh = claimed.Where(c => attempted.Add(c.CustomerId)).ToList();
             if (fresh.Count == 0)
             {
@@ -100,12 +96,5 @@ public sealed class DueCustomerSweeper(
                 metrics.ConcurrencyRetry();
             }
         }
-    }
-
-    private async Task<bool> IsActivated(string version, CancellationToken cancellationToken)
-    {
-        await using var query = store.QuerySession();
-        var activation = await query.LoadAsync<RulesetActivation>(RulesetActivation.DocumentId, cancellationToken);
-        return activation?.Version == version;
     }
 }

@@ -88,6 +88,37 @@ public sealed class DueCustomerSweepTests(IsolatedServers servers) : IClassFixtu
         Assert.Equal(2, await Sweeper(service).SweepOnce(CancellationToken.None));
     }
 
+    [Fact]
+    public async Task Customers_stored_before_the_schedule_existed_are_filled_in_once_and_swept_when_due()
+    {
+        var time = new FakeTimeProvider(SignedUpAt);
+        await using var service = await ServiceUnderTest.Start(servers, time, Settings);
+        var customers = await SignUp(service, "before", 3);
+
+        // As a deployment that stored these customers before the schedule existed: no rows, and no fill done.
+        await using (var connection = new Npgsql.NpgsqlConnection(servers.PostgresConnection))
+        {
+            await connection.OpenAsync();
+            await using var forget = new Npgsql.NpgsqlCommand(
+                $"DELETE FROM {servers.SchemaName}.{CustomerSchedule.TableName} WHERE customer_id = ANY($1)", connection) { Parameters = { new() { Value = customers.ToArray() } } };
+            Assert.Equal(3, await forget.ExecuteNonQueryAsync());
+        }
+        await using (var session = service.Store.LightweightSession())
+        {
+            session.Delete<ScheduleBackfill>(ScheduleBackfill.DocumentId);
+            await session.SaveChangesAsync();
+        }
+        time.Advance(TimeSpan.FromDays(3));
+        Assert.Equal(0, await Sweeper(service).SweepOnce(CancellationToken.None));
+
+        await service.Services.GetRequiredService<CustomerScheduleBackfill>().Run(CancellationToken.None);
+        Assert.Equal(3, await Sweeper(service).SweepOnce(CancellationToken.None));
+        foreach (var customer in customers)
+            Assert.Contains((await Facts(service, customer)).OfType<CustomerEnteredSegment>(), e => e.Segment == "welcome_day_3");
+        await using (var session = service.Store.QuerySession())
+            Assert.True((await session.LoadAsync<ScheduleBackfill>(ScheduleBackfill.DocumentId))!.Done);
+    }
+
     private async Task<List<string>> SignUp(ServiceUnderTest service, string prefix, int count)
     {
         await using var upstream = await UpstreamPublisher.Connect(servers);
