@@ -1,6 +1,7 @@
 using BenchmarkDotNet.Running;
 using Segmentation.Benchmarks.EndToEnd;
 using Segmentation.Benchmarks.HotCustomer;
+using Segmentation.Benchmarks.Million;
 using Segmentation.Benchmarks.Simulation;
 
 if (args is ["e2e", .. var loadArguments])
@@ -11,6 +12,11 @@ if (args is ["e2e", .. var loadArguments])
 if (args is ["hot-customer", .. var hotCustomerArguments])
 {
     return await HotCustomerLoad.Run(hotCustomerArguments);
+}
+
+if (args is ["million", .. var millionArguments])
+{
+    return await MillionCustomersLoad.Run(millionArguments);
 }
 
 if (args is ["simulation", .. var simulationArguments])

@@ -81,20 +81,20 @@ public sealed class CustomerSchedule(NpgsqlDataSource database, SegmentationSett
         DateTimeOffset now, string? staleFor, int count, DateTimeOffset leaseUntil, string leasedBy, CancellationToken cancellationToken)
     {
         const string Free = "(leased_until IS NULL OR leased_until <= $1)";
-        var claimed = await Lease(
-            $"candidates AS (SELECT customer_id FROM {Table} WHERE due_at <= $1 AND {Free} ORDER BY due_at LIMIT $4 FOR UPDATE SKIP LOCKED)",
-            now, staleFor, count, leaseUntil, leasedBy, cancellationToken);
-        if (staleFor is null || claimed.Count >= count) return claimed;
+        var due = $"SELECT customer_id FROM {Table} WHERE due_at <= $1 AND {Free} ORDER BY due_at LIMIT $4 FOR UPDATE SKIP LOCKED";
+        if (staleFor is null) return await Lease($"candidates AS ({due})", now, staleFor, count, leaseUntil, leasedBy, cancellationToken);
 
-        // Two ranges of the version index, either side of the active version: an index scan stops at the limit. Only a
-        // sweeper on the version activated last re-evaluates: one that has not loaded it yet would undo the others' work.
-        var stale = await Lease(
+        // One statement: the due first, then two ranges of the version index either side of the active version (each
+        // index scan stops at the limit, and a range is read only when the batch is not full yet). Only a sweeper on
+        // the version activated last re-evaluates: one that has not loaded it yet would undo the others' work.
+        const string IsLatest = "$5 IN (SELECT ruleset_version FROM latest)";
+        return await Lease(
             $"latest AS (SELECT ruleset_version FROM {settings.SchemaName}.{ReevaluationsTableName} ORDER BY activation_order DESC LIMIT 1), " +
-            $"below AS (SELECT customer_id FROM {Table} WHERE ruleset_version < $5 AND {Free} AND $5 IN (SELECT ruleset_version FROM latest) ORDER BY ruleset_version LIMIT $4 FOR UPDATE SKIP LOCKED), " +
-            $"above AS (SELECT customer_id FROM {Table} WHERE ruleset_version > $5 AND {Free} AND $5 IN (SELECT ruleset_version FROM latest) ORDER BY ruleset_version LIMIT $4 FOR UPDATE SKIP LOCKED), " +
-            "candidates AS (SELECT customer_id FROM below UNION ALL SELECT customer_id FROM above)",
-            now, staleFor, count - claimed.Count, leaseUntil, leasedBy, cancellationToken);
-        return [.. claimed, .. stale];
+            $"due AS ({due}), " +
+            $"below AS (SELECT customer_id FROM {Table} WHERE ruleset_version < $5 AND {Free} AND {IsLatest} ORDER BY ruleset_version LIMIT $4 FOR UPDATE SKIP LOCKED), " +
+            $"above AS (SELECT customer_id FROM {Table} WHERE ruleset_version > $5 AND {Free} AND {IsLatest} ORDER BY ruleset_version LIMIT $4 FOR UPDATE SKIP LOCKED), " +
+            "candidates AS (SELECT customer_id FROM due UNION ALL SELECT customer_id FROM below UNION ALL SELECT customer_id FROM above)",
+            now, staleFor, count, leaseUntil, leasedBy, cancellationToken);
     }
 
     private async Task<List<ClaimedCustomer>> Lease(

@@ -50,13 +50,15 @@ internal sealed class LoadEnvironment : IAsyncDisposable
     public SegmentationSettings ServiceSettings(string rulesetPath) =>
         new(RabbitMqUrl, PostgresConnection, Name) { RulesetPath = rulesetPath };
 
-    /// <summary>One segmentation service instance in this process, started and connected to the bus; on <paramref name="clock"/> if given.</summary>
-    public async Task<IHost> StartService(string rulesetPath, TimeProvider? clock = null)
+    /// <summary>One segmentation service instance in this process, started and connected to the bus; on <paramref name="clock"/> and with <paramref name="configure"/>'s settings if given.</summary>
+    public async Task<IHost> StartService(
+        string rulesetPath, TimeProvider? clock = null, Func<SegmentationSettings, SegmentationSettings>? configure = null)
     {
         var builder = Host.CreateApplicationBuilder();
         builder.Logging.ClearProviders();
         if (clock is not null) builder.Services.AddSingleton(clock);
-        builder.Services.AddSegmentationService(ServiceSettings(rulesetPath), builder.Configuration);
+        var settings = ServiceSettings(rulesetPath);
+        builder.Services.AddSegmentationService(configure?.Invoke(settings) ?? settings, builder.Configuration);
         var host = builder.Build();
         await host.StartAsync();
         await host.Services.GetRequiredService<IBusControl>().WaitForHealthStatus(BusHealthStatus.Healthy, TimeSpan.FromSeconds(30));

@@ -94,15 +94,6 @@ internal static class HotCustomerLoad
     private sealed record ProfileSize(int Events, int JsonChars, int StoredBytes);
 
     /// <summary>A clock the benchmark moves to each event's occurrence time; timers still run on the machine's.</summary>
-    private sealed class SettableClock(DateTimeOffset start) : TimeProvider
-    {
-        private long utcTicks = start.UtcTicks;
-
-        public void Set(DateTimeOffset now) => Interlocked.Exchange(ref utcTicks, now.UtcTicks);
-
-        public override DateTimeOffset GetUtcNow() => new(Interlocked.Read(ref utcTicks), TimeSpan.Zero);
-    }
-
     /// <summary>The profile document itself, read directly: the service's API shows a view of it, not its size.</summary>
     private static async Task<ProfileSize> MeasureProfile(LoadEnvironment environment)
     {
