@@ -100,16 +100,19 @@ public sealed class CustomerSchedule(NpgsqlDataSource database, SegmentationSett
     private async Task<List<ClaimedCustomer>> Lease(
         string candidatesDefinition, DateTimeOffset now, string? version, int count, DateTimeOffset leaseUntil, string leasedBy, CancellationToken cancellationToken)
     {
-        await using var command = database.CreateCommand(
+        await using var connection = await database.OpenConnectionAsync(cancellationToken);
+        await using var command = new NpgsqlCommand(
             $"WITH {candidatesDefinition}, leased AS (" +
             $"UPDATE {Table} AS s SET leased_until = $2, leased_by = $3 FROM (SELECT customer_id FROM candidates LIMIT $4) AS c " +
             "WHERE s.customer_id = c.customer_id RETURNING s.customer_id, s.due_at, s.ruleset_version) " +
-            "SELECT customer_id, due_at, ruleset_version FROM leased ORDER BY due_at NULLS LAST");
+            "SELECT customer_id, due_at, ruleset_version FROM leased ORDER BY due_at NULLS LAST", connection);
         command.Parameters.Add(new NpgsqlParameter { Value = now });
         command.Parameters.Add(new NpgsqlParameter { Value = leaseUntil });
         command.Parameters.Add(new NpgsqlParameter { Value = leasedBy });
         command.Parameters.Add(new NpgsqlParameter { Value = count });
         command.Parameters.Add(new NpgsqlParameter { Value = version ?? "" });
+        // Planning the statement costs three times running it with nobody due: prepared once per pooled connection.
+        await command.PrepareAsync(cancellationToken);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var claimed = new List<ClaimedCustomer>();
         while (await reader.ReadAsync(cancellationToken))
