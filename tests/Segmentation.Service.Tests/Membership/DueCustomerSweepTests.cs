@@ -16,10 +16,10 @@ namespace Segmentation.Service.Tests.Membership;
 /// </summary>
 public sealed class DueCustomerSweepTests(IsolatedServers servers) : IClassFixture<IsolatedServers>
 {
-    private static readonly DateTimeOffset SignedUpAt = new(2026, 11, 24, 12, 0, 0, TimeSpan.Zero);
+    internal static readonly DateTimeOffset SignedUpAt = new(2026, 11, 24, 12, 0, 0, TimeSpan.Zero);
 
     // The sweepers' own timer never fires in these tests: each pass is started by the test.
-    private static SegmentationSettings Settings(SegmentationSettings s) =>
+    internal static SegmentationSettings Settings(SegmentationSettings s) =>
         s with { RulesetPath = ExampleRuleset.Path, SweepInterval = TimeSpan.FromDays(30), SweepBatchSize = 4, RunRelay = false };
 
     [Fact]
@@ -119,14 +119,17 @@ public sealed class DueCustomerSweepTests(IsolatedServers servers) : IClassFixtu
             Assert.True((await session.LoadAsync<ScheduleBackfill>(ScheduleBackfill.DocumentId))!.Done);
     }
 
-    private async Task<List<string>> SignUp(ServiceUnderTest service, string prefix, int count)
+    private Task<List<string>> SignUp(ServiceUnderTest service, string prefix, int count) => SignUp(servers, service, prefix, count);
+
+    /// <summary>Customers signed up at <see cref="SignedUpAt"/> (opted in: welcomed on day 3), once both events are stored.</summary>
+    internal static async Task<List<string>> SignUp(IsolatedServers servers, ServiceUnderTest service, string prefix, int count, bool optIn = true)
     {
         await using var upstream = await UpstreamPublisher.Connect(servers);
         var customers = Enumerable.Range(0, count).Select(i => $"{prefix}-{i}-{Guid.NewGuid():N}").ToList();
         foreach (var customer in customers)
         {
             await upstream.Publish(new CustomerSignedUp(Guid.NewGuid(), customer, SignedUpAt, $"{customer}@example.com", "FR"));
-            await upstream.Publish(new ProfileUpdated(Guid.NewGuid(), customer, SignedUpAt, new Dictionary<string, object?> { ["email_opt_in"] = true }));
+            await upstream.Publish(new ProfileUpdated(Guid.NewGuid(), customer, SignedUpAt, new Dictionary<string, object?> { ["email_opt_in"] = optIn }));
         }
 
         await Eventually.Get(async () =>
