@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Segmentation.Rules.Rulesets;
 
 namespace Segmentation.Rules.Conflicts;
@@ -5,21 +6,18 @@ namespace Segmentation.Rules.Conflicts;
 public static partial class ConflictAnalyzer
 {
     /// <summary>
-    /// The pairs of one exclusive group. With shortcuts, two answers are shared: a pair's verdict and an implication depend
-    /// only on the two conditions (as <see cref="CanonicalText"/> prints them, which is also how streams are told apart),
-    /// so pairs of equal conditions are solved once; and an implication that an example history of the premise refutes
-    /// (the premise holds there, the conclusion does not, by the engine) is not solved at all: the solver could never
-    /// have proven it, as it only proves what holds of every real history.
+    /// The pairs of one exclusive group, on one thread. With shortcuts, two answers are shared (between the threads too,
+    /// through <see cref="SharedAnswers"/>): a pair's verdict and an implication depend only on the two conditions (as
+    /// <see cref="CanonicalText"/> prints them, which is also how streams are told apart), so pairs of equal conditions are
+    /// solved once; and an implication that an example history of the premise refutes (the premise holds there, the
+    /// conclusion does not, by the engine) is not solved at all: the solver could never have proven it, as it only proves
+    /// what holds of every real history.
     /// </summary>
     private sealed class GroupAnalysis(
-        Ruleset ruleset, SegmentGroup group, IReadOnlyList<SegmentRule> members, FormCache forms, IReadOnlySet<string> unsatisfiable, bool shortcuts)
+        Ruleset ruleset, SegmentGroup group, IReadOnlyList<SegmentRule> members, FormCache forms, IReadOnlySet<string> unsatisfiable, SharedAnswers? shared)
     {
         private readonly WitnessBuilder builder = new(ruleset, members);
-        private readonly CubeSolver.SetUps? setUps = shortcuts ? new() : null;
-        private readonly Dictionary<string, int> conditionIds = new(StringComparer.Ordinal);
-        private readonly Dictionary<string, int> segmentConditions = new(StringComparer.Ordinal);
-        private readonly Dictionary<(int Higher, int Lower), PairOutcome> outcomes = [];
-        private readonly Dictionary<(int Premise, int Conclusion), bool> implications = [];
+        private readonly CubeSolver.SetUps? setUps = shared is null ? null : new();
         private readonly Dictionary<string, List<WitnessBuilder.History>> examples = new(StringComparer.Ordinal);
 
         public void AnalysePair(SegmentRule higher, SegmentRule lower, List<ConflictFinding> findings, CancellationToken cancellationToken)
@@ -36,35 +34,18 @@ public static partial class ConflictAnalyzer
             }
         }
 
-        private int ConditionId(SegmentRule segment)
-        {
-            if (!segmentConditions.TryGetValue(segment.Name, out var id))
-            {
-                var text = CanonicalText.Of(segment.Condition);
-                if (!conditionIds.TryGetValue(text, out id))
-                {
-                    id = conditionIds.Count;
-                    conditionIds.Add(text, id);
-                }
-
-                segmentConditions.Add(segment.Name, id);
-            }
-
-            return id;
-        }
-
         private PairOutcome Verdict(SegmentRule higher, SegmentRule lower, CancellationToken cancellationToken)
         {
-            if (!shortcuts)
+            if (shared is null)
             {
                 return Solve(higher, lower, cancellationToken);
             }
 
-            var key = (ConditionId(higher), ConditionId(lower));
-            if (!outcomes.TryGetValue(key, out var outcome))
+            var key = (shared.ConditionId(higher), shared.ConditionId(lower));
+            if (!shared.Outcomes.TryGetValue(key, out var outcome))
             {
                 outcome = Solve(higher, lower, cancellationToken);
-                outcomes.Add(key, outcome);
+                shared.Outcomes.TryAdd(key, outcome);
             }
 
             return outcome;
@@ -118,16 +99,16 @@ public static partial class ConflictAnalyzer
         /// <summary>Every customer satisfying <paramref name="premise"/> satisfies <paramref name="conclusion"/>: premise and not conclusion is empty.</summary>
         private bool Implies(SegmentRule premise, SegmentRule conclusion, CancellationToken cancellationToken)
         {
-            if (!shortcuts)
+            if (shared is null)
             {
                 return Proves(premise, conclusion, cancellationToken);
             }
 
-            var key = (ConditionId(premise), ConditionId(conclusion));
-            if (!implications.TryGetValue(key, out var implied))
+            var key = (shared.ConditionId(premise), shared.ConditionId(conclusion));
+            if (!shared.Implications.TryGetValue(key, out var implied))
             {
                 implied = !ExamplesOf(premise, cancellationToken).Any(example => !builder.Holds(conclusion, example)) && Proves(premise, conclusion, cancellationToken);
-                implications.Add(key, implied);
+                shared.Implications.TryAdd(key, implied);
             }
 
             return implied;
@@ -157,6 +138,41 @@ public static partial class ConflictAnalyzer
             }
 
             return found;
+        }
+    }
+
+    /// <summary>
+    /// The answers the threads analysing one group share, by the numbers of the two conditions. Each answer depends only on
+    /// the two conditions, so when two threads find one at the same time, both find the same and either is kept.
+    /// </summary>
+    private sealed class SharedAnswers(IReadOnlyList<SegmentRule> members)
+    {
+        private readonly Dictionary<string, int> conditionIds = NumberConditions(members);
+
+        public ConcurrentDictionary<(int Higher, int Lower), PairOutcome> Outcomes { get; } = new();
+
+        public ConcurrentDictionary<(int Premise, int Conclusion), bool> Implications { get; } = new();
+
+        public int ConditionId(SegmentRule segment) => conditionIds[segment.Name];
+
+        /// <summary>Each segment's condition by number, equal conditions (by <see cref="CanonicalText"/>) under one number.</summary>
+        private static Dictionary<string, int> NumberConditions(IReadOnlyList<SegmentRule> members)
+        {
+            var numbers = new Dictionary<string, int>(StringComparer.Ordinal);
+            var bySegment = new Dictionary<string, int>(StringComparer.Ordinal);
+            foreach (var segment in members)
+            {
+                var text = CanonicalText.Of(segment.Condition);
+                if (!numbers.TryGetValue(text, out var id))
+                {
+                    id = numbers.Count;
+                    numbers.Add(text, id);
+                }
+
+                bySegment.TryAdd(segment.Name, id);
+            }
+
+            return bySegment;
         }
     }
 

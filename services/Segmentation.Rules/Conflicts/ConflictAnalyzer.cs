@@ -58,12 +58,13 @@ public static partial class ConflictAnalyzer
             var rows = new List<ConflictFinding>[Math.Max(0, members.Count - 1)];
             var nextRow = -1;
             var workers = pairs >= PairsWorthAThread ? Math.Min(Environment.ProcessorCount, rows.Length) : 1;
+            var shared = shortcuts ? new SharedAnswers(members) : null;
 
             // Each worker takes the next row (a higher segment and every lower one) with analysis state of its own; the
             // rows are put together in order, so the findings are the same whatever the threads did.
             void Work()
             {
-                var analysis = new GroupAnalysis(ruleset, group, members, forms, unsatisfiable, shortcuts);
+                var analysis = new GroupAnalysis(ruleset, group, members, forms, unsatisfiable, shared);
                 for (var i = Interlocked.Increment(ref nextRow); i < rows.Length; i = Interlocked.Increment(ref nextRow))
                 {
                     var row = new List<ConflictFinding>();
