@@ -188,10 +188,10 @@ public static partial class ConflictAnalyzer
             switch (Kind)
             {
                 case FindingKind.Conflict:
-                    var policy = group.OnConflict == ConflictPolicy.Reject
-                        ? $"; group {group.Name} rejects conflicts"
-                        : $"; priority: {higher.Name} wins ({Precedence(higher, lower)}), {lower.Name} is blocked";
-                    return new ConflictFinding(group.Name, FindingKind.Conflict, segments, $"customers with {Text}{policy}", Witness,
+                    var description = group.OnConflict == ConflictPolicy.Reject
+                        ? $"customers with {Text}; group {group.Name} rejects conflicts"
+                        : $"customers with {Text}; priority: {higher.Name} wins ({Precedence(higher, lower)}), {lower.Name} is blocked";
+                    return new ConflictFinding(group.Name, FindingKind.Conflict, segments, description, Witness,
                         group.OnConflict == ConflictPolicy.Priority ? higher.Name : null);
                 case FindingKind.Disjoint:
                     return new ConflictFinding(group.Name, FindingKind.Disjoint, segments, $"no customer satisfies both: {Text}");

@@ -184,7 +184,7 @@ public static partial class ConflictAnalyzer
     /// <summary>A group with fewer pairs is analysed on the calling thread: more threads would not pay for their set-up.</summary>
     private const long PairsWorthAThread = 2_000;
 
-    private static List<string> Sorted(SegmentRule a, SegmentRule b) =>
+    private static string[] Sorted(SegmentRule a, SegmentRule b) =>
         string.CompareOrdinal(a.Name, b.Name) <= 0 ? [a.Name, b.Name] : [b.Name, a.Name];
 
     private static string Precedence(SegmentRule higher, SegmentRule lower) => higher.Priority == lower.Priority

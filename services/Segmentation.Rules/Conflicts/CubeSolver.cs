@@ -76,12 +76,15 @@ internal sealed class CubeSolver
 
     /// <summary>
     /// The order in which <see cref="PickModel"/> chooses values, which depends only on the nodes: counts (filtered, then
-    /// unfiltered, then carrying a property), numbers (with the sums derived from an average and a count apart), instants.
+    /// unfiltered, then carrying a property), numbers (with the sums derived from an average and a count apart), instants;
+    /// and how many text and boolean attributes there are to choose.
     /// </summary>
     private sealed record ModelOrder(
         (CountVariable Variable, int Node)[] Counts,
         (Variable Variable, int Node, int Slot, int AverageSlot)[] Numbers,
-        (Variable Variable, int Node, int Slot)[] Times);
+        (Variable Variable, int Node, int Slot)[] Times,
+        int Texts,
+        int Bools);
 
     private CubeSolver(IEnumerable<Variable> variables)
     {
@@ -776,7 +779,7 @@ internal sealed class CubeSolver
     {
         var (solver, next) = pickScratch ??= (Clone(), Clone());
         solver.CopyFrom(this);
-        var model = new CubeModel();
+        var model = new CubeModel(modelOrder.Numbers.Length, modelOrder.Counts.Length, modelOrder.Times.Length + 1, modelOrder.Texts, modelOrder.Bools);
         Span<Int128> candidates = stackalloc Int128[5];
         foreach (var (count, node) in modelOrder.Counts)
         {
@@ -970,7 +973,9 @@ internal sealed class CubeSolver
             .ThenBy(p => p.Value)
             .Select(p => (p.Key, p.Value, slots.GetValueOrDefault(p.Key, -1)))
             .ToArray();
-        return new ModelOrder(countOrder, numbers, instants);
+        var texts = slotVariables.Count(v => v is AttributeVariable { Type: ExprType.String });
+        var bools = slotVariables.Count(v => v is AttributeVariable { Type: ExprType.Bool });
+        return new ModelOrder(countOrder, numbers, instants, texts, bools);
     }
 
     /// <summary>A declared enum value outside <paramref name="excluded"/> if there is one, else a made-up string.</summary>
