@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Segmentation.Rules.Rulesets;
 
 namespace Segmentation.Rules.Conflicts;
@@ -41,11 +40,11 @@ public static partial class ConflictAnalyzer
                 return Solve(higher, lower, cancellationToken);
             }
 
-            var key = (shared.ConditionId(higher), shared.ConditionId(lower));
-            if (!shared.Outcomes.TryGetValue(key, out var outcome))
+            var key = shared.Key(higher, lower);
+            if (shared.Outcome(key) is not { } outcome)
             {
                 outcome = Solve(higher, lower, cancellationToken);
-                shared.Outcomes.TryAdd(key, outcome);
+                shared.SetOutcome(key, outcome);
             }
 
             return outcome;
@@ -104,11 +103,11 @@ public static partial class ConflictAnalyzer
                 return Proves(premise, conclusion, cancellationToken);
             }
 
-            var key = (shared.ConditionId(premise), shared.ConditionId(conclusion));
-            if (!shared.Implications.TryGetValue(key, out var implied))
+            var key = shared.Key(premise, conclusion);
+            if (shared.Implication(key) is not { } implied)
             {
                 implied = !ExamplesOf(premise, cancellationToken).Any(example => !builder.Holds(conclusion, example)) && Proves(premise, conclusion, cancellationToken);
-                shared.Implications.TryAdd(key, implied);
+                shared.SetImplication(key, implied);
             }
 
             return implied;
@@ -142,21 +141,46 @@ public static partial class ConflictAnalyzer
     }
 
     /// <summary>
-    /// The answers the threads analysing one group share, by the numbers of the two conditions. Each answer depends only on
-    /// the two conditions, so when two threads find one at the same time, both find the same and either is kept.
+    /// The answers the threads analysing one group share, by the numbers of the two conditions (an ordered pair). Each
+    /// answer depends only on the two conditions, so when two threads find one at the same time, both find the same and
+    /// either is kept. Kept in arrays of one entry per ordered pair of distinct conditions, which is at most about twice
+    /// the pairs of the group (each of which has a finding of its own) and takes neither locks nor hashing.
     /// </summary>
-    private sealed class SharedAnswers(IReadOnlyList<SegmentRule> members)
+    private sealed class SharedAnswers
     {
-        private readonly Dictionary<string, int> conditionIds = NumberConditions(members);
+        // An implication's entry: 0 while not known.
+        private const byte Refuted = 1;
+        private const byte Proven = 2;
 
-        public ConcurrentDictionary<(int Higher, int Lower), PairOutcome> Outcomes { get; } = new();
+        private readonly Dictionary<string, int> conditionIds;
+        private readonly int conditions;
+        private readonly PairOutcome?[] outcomes;
+        private readonly byte[] implications;
 
-        public ConcurrentDictionary<(int Premise, int Conclusion), bool> Implications { get; } = new();
+        public SharedAnswers(IReadOnlyList<SegmentRule> members)
+        {
+            conditionIds = NumberConditions(members, out conditions);
+            outcomes = new PairOutcome?[checked(conditions * conditions)];
+            implications = new byte[outcomes.Length];
+        }
 
-        public int ConditionId(SegmentRule segment) => conditionIds[segment.Name];
+        public int Key(SegmentRule first, SegmentRule second) => (conditionIds[first.Name] * conditions) + conditionIds[second.Name];
+
+        public PairOutcome? Outcome(int key) => Volatile.Read(ref outcomes[key]);
+
+        public void SetOutcome(int key, PairOutcome outcome) => Volatile.Write(ref outcomes[key], outcome);
+
+        public bool? Implication(int key) => Volatile.Read(ref implications[key]) switch
+        {
+            Proven => true,
+            Refuted => false,
+            _ => null,
+        };
+
+        public void SetImplication(int key, bool implied) => Volatile.Write(ref implications[key], implied ? Proven : Refuted);
 
         /// <summary>Each segment's condition by number, equal conditions (by <see cref="CanonicalText"/>) under one number.</summary>
-        private static Dictionary<string, int> NumberConditions(IReadOnlyList<SegmentRule> members)
+        private static Dictionary<string, int> NumberConditions(IReadOnlyList<SegmentRule> members, out int conditions)
         {
             var numbers = new Dictionary<string, int>(StringComparer.Ordinal);
             var bySegment = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -172,6 +196,7 @@ public static partial class ConflictAnalyzer
                 bySegment.TryAdd(segment.Name, id);
             }
 
+            conditions = numbers.Count;
             return bySegment;
         }
     }
