@@ -5,21 +5,18 @@ namespace Segmentation.Rules.Conflicts;
 public static partial class ConflictAnalyzer
 {
     /// <summary>
-    /// The pairs of one exclusive group. With shortcuts, two answers are shared: a pair's verdict and an implication depend
-    /// only on the two conditions (as <see cref="CanonicalText"/> prints them, which is also how streams are told apart),
-    /// so pairs of equal conditions are solved once; and an implication that an example history of the premise refutes
-    /// (the premise holds there, the conclusion does not, by the engine) is not solved at all: the solver could never
-    /// have proven it, as it only proves what holds of every real history.
+    /// The pairs of one exclusive group, on one thread. With shortcuts, two answers are shared (between the threads too,
+    /// through <see cref="SharedAnswers"/>): a pair's verdict and an implication depend only on the two conditions (as
+    /// <see cref="CanonicalText"/> prints them, which is also how streams are told apart), so pairs of equal conditions are
+    /// solved once; and an implication that an example history of the premise refutes (the premise holds there, the
+    /// conclusion does not, by the engine) is not solved at all: the solver could never have proven it, as it only proves
+    /// what holds of every real history.
     /// </summary>
     private sealed class GroupAnalysis(
-        Ruleset ruleset, SegmentGroup group, IReadOnlyList<SegmentRule> members, FormCache forms, IReadOnlySet<string> unsatisfiable, bool shortcuts)
+        Ruleset ruleset, SegmentGroup group, IReadOnlyList<SegmentRule> members, FormCache forms, IReadOnlySet<string> unsatisfiable, SharedAnswers? shared)
     {
         private readonly WitnessBuilder builder = new(ruleset, members);
-        private readonly CubeSolver.SetUps? setUps = shortcuts ? new() : null;
-        private readonly Dictionary<string, int> conditionIds = new(StringComparer.Ordinal);
-        private readonly Dictionary<string, int> segmentConditions = new(StringComparer.Ordinal);
-        private readonly Dictionary<(int Higher, int Lower), PairOutcome> outcomes = [];
-        private readonly Dictionary<(int Premise, int Conclusion), bool> implications = [];
+        private readonly CubeSolver.SetUps? setUps = shared is null ? null : new();
         private readonly Dictionary<string, List<WitnessBuilder.History>> examples = new(StringComparer.Ordinal);
 
         public void AnalysePair(SegmentRule higher, SegmentRule lower, List<ConflictFinding> findings, CancellationToken cancellationToken)
@@ -36,35 +33,18 @@ public static partial class ConflictAnalyzer
             }
         }
 
-        private int ConditionId(SegmentRule segment)
-        {
-            if (!segmentConditions.TryGetValue(segment.Name, out var id))
-            {
-                var text = CanonicalText.Of(segment.Condition);
-                if (!conditionIds.TryGetValue(text, out id))
-                {
-                    id = conditionIds.Count;
-                    conditionIds.Add(text, id);
-                }
-
-                segmentConditions.Add(segment.Name, id);
-            }
-
-            return id;
-        }
-
         private PairOutcome Verdict(SegmentRule higher, SegmentRule lower, CancellationToken cancellationToken)
         {
-            if (!shortcuts)
+            if (shared is null)
             {
                 return Solve(higher, lower, cancellationToken);
             }
 
-            var key = (ConditionId(higher), ConditionId(lower));
-            if (!outcomes.TryGetValue(key, out var outcome))
+            var key = shared.Key(higher, lower);
+            if (shared.Outcome(key) is not { } outcome)
             {
                 outcome = Solve(higher, lower, cancellationToken);
-                outcomes.Add(key, outcome);
+                shared.SetOutcome(key, outcome);
             }
 
             return outcome;
@@ -118,16 +98,16 @@ public static partial class ConflictAnalyzer
         /// <summary>Every customer satisfying <paramref name="premise"/> satisfies <paramref name="conclusion"/>: premise and not conclusion is empty.</summary>
         private bool Implies(SegmentRule premise, SegmentRule conclusion, CancellationToken cancellationToken)
         {
-            if (!shortcuts)
+            if (shared is null)
             {
                 return Proves(premise, conclusion, cancellationToken);
             }
 
-            var key = (ConditionId(premise), ConditionId(conclusion));
-            if (!implications.TryGetValue(key, out var implied))
+            var key = shared.Key(premise, conclusion);
+            if (shared.Implication(key) is not { } implied)
             {
                 implied = !ExamplesOf(premise, cancellationToken).Any(example => !builder.Holds(conclusion, example)) && Proves(premise, conclusion, cancellationToken);
-                implications.Add(key, implied);
+                shared.SetImplication(key, implied);
             }
 
             return implied;
@@ -161,6 +141,67 @@ public static partial class ConflictAnalyzer
     }
 
     /// <summary>
+    /// The answers the threads analysing one group share, by the numbers of the two conditions (an ordered pair). Each
+    /// answer depends only on the two conditions, so when two threads find one at the same time, both find the same and
+    /// either is kept. Kept in arrays of one entry per ordered pair of distinct conditions, which is at most about twice
+    /// the pairs of the group (each of which has a finding of its own) and takes neither locks nor hashing.
+    /// </summary>
+    private sealed class SharedAnswers
+    {
+        // An implication's entry: 0 while not known.
+        private const byte Refuted = 1;
+        private const byte Proven = 2;
+
+        private readonly Dictionary<string, int> conditionIds;
+        private readonly int conditions;
+        private readonly PairOutcome?[] outcomes;
+        private readonly byte[] implications;
+
+        public SharedAnswers(IReadOnlyList<SegmentRule> members)
+        {
+            conditionIds = NumberConditions(members, out conditions);
+            outcomes = new PairOutcome?[checked(conditions * conditions)];
+            implications = new byte[outcomes.Length];
+        }
+
+        public int Key(SegmentRule first, SegmentRule second) => (conditionIds[first.Name] * conditions) + conditionIds[second.Name];
+
+        public PairOutcome? Outcome(int key) => Volatile.Read(ref outcomes[key]);
+
+        public void SetOutcome(int key, PairOutcome outcome) => Volatile.Write(ref outcomes[key], outcome);
+
+        public bool? Implication(int key) => Volatile.Read(ref implications[key]) switch
+        {
+            Proven => true,
+            Refuted => false,
+            _ => null,
+        };
+
+        public void SetImplication(int key, bool implied) => Volatile.Write(ref implications[key], implied ? Proven : Refuted);
+
+        /// <summary>Each segment's condition by number, equal conditions (by <see cref="CanonicalText"/>) under one number.</summary>
+        private static Dictionary<string, int> NumberConditions(IReadOnlyList<SegmentRule> members, out int conditions)
+        {
+            var numbers = new Dictionary<string, int>(StringComparer.Ordinal);
+            var bySegment = new Dictionary<string, int>(StringComparer.Ordinal);
+            foreach (var segment in members)
+            {
+                var text = CanonicalText.Of(segment.Condition);
+                if (!numbers.TryGetValue(text, out var id))
+                {
+                    id = numbers.Count;
+                    numbers.Add(text, id);
+                }
+
+                bySegment.TryAdd(segment.Name, id);
+            }
+
+            conditions = numbers.Count;
+            return bySegment;
+        }
+    }
+
+    /// <summary>
     /// A pair's verdict without the names: for a conflict, <see cref="Text"/> is the overlap in words; for a disjoint pair,
     /// why; for an unknown one, the whole description.
     /// </summary>
@@ -172,10 +213,10 @@ public static partial class ConflictAnalyzer
             switch (Kind)
             {
                 case FindingKind.Conflict:
-                    var policy = group.OnConflict == ConflictPolicy.Reject
-                        ? $"; group {group.Name} rejects conflicts"
-                        : $"; priority: {higher.Name} wins ({Precedence(higher, lower)}), {lower.Name} is blocked";
-                    return new ConflictFinding(group.Name, FindingKind.Conflict, segments, $"customers with {Text}{policy}", Witness,
+                    var description = group.OnConflict == ConflictPolicy.Reject
+                        ? $"customers with {Text}; group {group.Name} rejects conflicts"
+                        : $"customers with {Text}; priority: {higher.Name} wins ({Precedence(higher, lower)}), {lower.Name} is blocked";
+                    return new ConflictFinding(group.Name, FindingKind.Conflict, segments, description, Witness,
                         group.OnConflict == ConflictPolicy.Priority ? higher.Name : null);
                 case FindingKind.Disjoint:
                     return new ConflictFinding(group.Name, FindingKind.Disjoint, segments, $"no customer satisfies both: {Text}");

@@ -58,12 +58,13 @@ public static partial class ConflictAnalyzer
             var rows = new List<ConflictFinding>[Math.Max(0, members.Count - 1)];
             var nextRow = -1;
             var workers = pairs >= PairsWorthAThread ? Math.Min(Environment.ProcessorCount, rows.Length) : 1;
+            var shared = shortcuts ? new SharedAnswers(members) : null;
 
             // Each worker takes the next row (a higher segment and every lower one) with analysis state of its own; the
             // rows are put together in order, so the findings are the same whatever the threads did.
             void Work()
             {
-                var analysis = new GroupAnalysis(ruleset, group, members, forms, unsatisfiable, shortcuts);
+                var analysis = new GroupAnalysis(ruleset, group, members, forms, unsatisfiable, shared);
                 for (var i = Interlocked.Increment(ref nextRow); i < rows.Length; i = Interlocked.Increment(ref nextRow))
                 {
                     var row = new List<ConflictFinding>();
@@ -111,12 +112,71 @@ public static partial class ConflictAnalyzer
 
         var rejecting = ruleset.Groups.Values.Where(g => g.Exclusive && g.OnConflict == ConflictPolicy.Reject).Select(g => g.Name)
             .ToHashSet(StringComparer.Ordinal);
-        var sorted = findings
-            .OrderBy(f => f.Group ?? string.Empty, StringComparer.Ordinal)
-            .ThenBy(f => string.Join("\n", f.Segments), StringComparer.Ordinal)
-            .ThenBy(f => f.Kind)
-            .ToList();
-        return new ConflictReport(sorted, rejecting, meter.Exceeded);
+        return new ConflictReport(InReportOrder(findings), rejecting, meter.Exceeded);
+    }
+
+    /// <summary>
+    /// The findings by group, then segments (as their names joined by line breaks would sort, ordinal), then kind; in the
+    /// order given where all three are equal.
+    /// </summary>
+    private static List<ConflictFinding> InReportOrder(List<ConflictFinding> findings)
+    {
+        var order = new int[findings.Count];
+        for (var i = 0; i < order.Length; i++)
+        {
+            order[i] = i;
+        }
+
+        Array.Sort(order, (x, y) =>
+        {
+            var (a, b) = (findings[x], findings[y]);
+            var byGroup = string.CompareOrdinal(a.Group ?? string.Empty, b.Group ?? string.Empty);
+            if (byGroup != 0)
+            {
+                return byGroup;
+            }
+
+            var bySegments = CompareJoined(a.Segments, b.Segments);
+            return bySegments != 0 ? bySegments : a.Kind != b.Kind ? a.Kind.CompareTo(b.Kind) : x.CompareTo(y);
+        });
+        return [.. order.Select(i => findings[i])];
+    }
+
+    /// <summary>
+    /// The sign of the ordinal comparison of the names joined by line breaks, without joining them (half a million
+    /// findings are sorted): name by name, the shorter name of a differing pair followed by its line break or its end.
+    /// </summary>
+    private static int CompareJoined(IReadOnlyList<string> a, IReadOnlyList<string> b)
+    {
+        for (var i = 0; i < a.Count && i < b.Count; i++)
+        {
+            var (x, y) = (a[i], b[i]);
+            var common = Math.Min(x.Length, y.Length);
+            var byPrefix = string.CompareOrdinal(x, 0, y, 0, common);
+            if (byPrefix != 0)
+            {
+                return byPrefix;
+            }
+
+            if (x.Length == y.Length)
+            {
+                continue;
+            }
+
+            // One name is a prefix of the other: what follows the shorter one decides.
+            var shorterFirst = x.Length < y.Length;
+            var (shorterHasNext, longerChar) = shorterFirst ? (i + 1 < a.Count, y[common]) : (i + 1 < b.Count, x[common]);
+            if (longerChar == '\n' && shorterHasNext)
+            {
+                // A name with a line break of its own: only the joined text says.
+                return string.CompareOrdinal(string.Join("\n", a), string.Join("\n", b));
+            }
+
+            var shorterBefore = !shorterHasNext || '\n' < longerChar;
+            return shorterBefore == shorterFirst ? -1 : 1;
+        }
+
+        return a.Count.CompareTo(b.Count);
     }
 
     private static readonly ConflictAnalysisBudget Unlimited = new();
@@ -124,7 +184,7 @@ public static partial class ConflictAnalyzer
     /// <summary>A group with fewer pairs is analysed on the calling thread: more threads would not pay for their set-up.</summary>
     private const long PairsWorthAThread = 2_000;
 
-    private static List<string> Sorted(SegmentRule a, SegmentRule b) =>
+    private static string[] Sorted(SegmentRule a, SegmentRule b) =>
         string.CompareOrdinal(a.Name, b.Name) <= 0 ? [a.Name, b.Name] : [b.Name, a.Name];
 
     private static string Precedence(SegmentRule higher, SegmentRule lower) => higher.Priority == lower.Priority

@@ -1,21 +1,22 @@
 namespace Segmentation.Rules.Conflicts;
 
 /// <summary>Concrete values chosen for the variables of a satisfiable conjunction, from which a witness history is built.</summary>
-internal sealed class CubeModel
+/// <remarks>The capacities are the most values of each kind the solver may choose, so that no dictionary grows.</remarks>
+internal sealed class CubeModel(int numbers, int counts, int times, int texts, int bools)
 {
     /// <summary>A witness needing more events than this is not built.</summary>
     public const int MaxEvents = 10_000;
 
-    public Dictionary<Variable, double> Numbers { get; } = [];
+    public Dictionary<Variable, double> Numbers { get; } = new(numbers);
 
-    public Dictionary<CountVariable, int> Counts { get; } = [];
+    public Dictionary<CountVariable, int> Counts { get; } = new(counts);
 
     /// <summary>Instants in UTC ticks, <see cref="NowVariable"/> included.</summary>
-    public Dictionary<Variable, long> Times { get; } = [];
+    public Dictionary<Variable, long> Times { get; } = new(times);
 
-    public Dictionary<AttributeVariable, string> Texts { get; } = [];
+    public Dictionary<AttributeVariable, string> Texts { get; } = new(texts);
 
-    public Dictionary<AttributeVariable, bool> Bools { get; } = [];
+    public Dictionary<AttributeVariable, bool> Bools { get; } = new(bools);
 
     public long Now => Times[NowVariable.Instance];
 

@@ -76,12 +76,15 @@ internal sealed class CubeSolver
 
     /// <summary>
     /// The order in which <see cref="PickModel"/> chooses values, which depends only on the nodes: counts (filtered, then
-    /// unfiltered, then carrying a property), numbers (with the sums derived from an average and a count apart), instants.
+    /// unfiltered, then carrying a property), numbers (with the sums derived from an average and a count apart), instants;
+    /// and how many text and boolean attributes there are to choose.
     /// </summary>
     private sealed record ModelOrder(
         (CountVariable Variable, int Node)[] Counts,
         (Variable Variable, int Node, int Slot, int AverageSlot)[] Numbers,
-        (Variable Variable, int Node, int Slot)[] Times);
+        (Variable Variable, int Node, int Slot)[] Times,
+        int Texts,
+        int Bools);
 
     private CubeSolver(IEnumerable<Variable> variables)
     {
@@ -577,12 +580,12 @@ internal sealed class CubeSolver
         var (allNode, firstNode, lastNode) = (stream.AllNode, stream.FirstNode, stream.LastNode);
         const int now = NowNode;
 
-        if (counts.LowerOf(allNode)?.Value >= 1)
+        if (counts.LowerOfAtLeast(allNode, 1))
         {
             changed |= SetNull(first, false) | SetNull(last, false);
         }
 
-        if (counts.UpperOf(allNode)?.Value <= 0)
+        if (counts.UpperOfAtMost(allNode, 0))
         {
             changed |= SetNull(first, true) | SetNull(last, true);
         }
@@ -595,12 +598,12 @@ internal sealed class CubeSolver
             changed |= times.Add(lastNode, now, 0, false) | times.Add(firstNode, lastNode, 0, false);
 
             // One event is both the first and the last; a first strictly before the last takes two.
-            if (counts.UpperOf(allNode)?.Value <= 1)
+            if (counts.UpperOfAtMost(allNode, 1))
             {
                 changed |= times.Add(lastNode, firstNode, 0, false);
             }
 
-            if (times.Upper(firstNode, lastNode)?.Value <= -1)
+            if (times.UpperAtMost(firstNode, lastNode, -1))
             {
                 changed |= counts.Add(ZeroNode, allNode, -2, false);
             }
@@ -625,43 +628,43 @@ internal sealed class CubeSolver
         foreach (var (window, node) in stream.Windows)
         {
             // The last event lies in (now - W, now] exactly when the window holds an event.
-            if (counts.LowerOf(node)?.Value >= 1)
+            if (counts.LowerOfAtLeast(node, 1))
             {
                 changed |= times.Add(now, lastNode, window - 1, false);
             }
 
-            if (counts.UpperOf(node)?.Value <= 0)
+            if (counts.UpperOfAtMost(node, 0))
             {
                 changed |= times.Add(lastNode, now, -window, false);
             }
 
-            if (times.Upper(now, lastNode)?.Value <= window - 1)
+            if (times.UpperAtMost(now, lastNode, window - 1))
             {
                 changed |= counts.Add(ZeroNode, node, -1, false);
             }
 
-            if (times.Upper(lastNode, now)?.Value <= -window)
+            if (times.UpperAtMost(lastNode, now, -window))
             {
                 changed |= counts.Add(node, ZeroNode, 0, false);
             }
 
             // The first event lies in the window exactly when the window holds every event.
-            if (times.Upper(now, firstNode)?.Value <= window - 1)
+            if (times.UpperAtMost(now, firstNode, window - 1))
             {
                 changed |= counts.Add(allNode, node, 0, false);
             }
 
-            if (times.Upper(firstNode, now)?.Value <= -window)
+            if (times.UpperAtMost(firstNode, now, -window))
             {
                 changed |= counts.Add(node, allNode, -1, false);
             }
 
-            if (counts.Upper(allNode, node)?.Value <= 0)
+            if (counts.UpperAtMost(allNode, node, 0))
             {
                 changed |= times.Add(now, firstNode, window - 1, false);
             }
 
-            if (counts.Upper(node, allNode)?.Value <= -1)
+            if (counts.UpperAtMost(node, allNode, -1))
             {
                 changed |= times.Add(firstNode, now, -window, false);
             }
@@ -677,7 +680,7 @@ internal sealed class CubeSolver
         var (node, slot, carriersNode) = (aggregate.Node, aggregate.Slot, aggregate.CarriersNode);
         if (variable.Kind == AggregateKind.Sum)
         {
-            if (counts.UpperOf(carriersNode)?.Value <= 0)
+            if (counts.UpperOfAtMost(carriersNode, 0))
             {
                 changed |= reals.AddRange(node, ZeroNode, new Bound<double>(0, false), new Bound<double>(0, false));
             }
@@ -701,11 +704,11 @@ internal sealed class CubeSolver
                     break;
             }
 
-            if (counts.LowerOf(carriersNode)?.Value >= 1)
+            if (counts.LowerOfAtLeast(carriersNode, 1))
             {
                 changed |= SetNull(slot, false);
             }
-            else if (counts.UpperOf(carriersNode)?.Value <= 0)
+            else if (counts.UpperOfAtMost(carriersNode, 0))
             {
                 changed |= SetNull(slot, true);
             }
@@ -716,12 +719,12 @@ internal sealed class CubeSolver
             return changed;
         }
 
-        var single = counts.UpperOf(carriersNode)?.Value <= 1;
+        var single = counts.UpperOfAtMost(carriersNode, 1);
         foreach (var other in aggregate.Siblings)
         {
             // Same window, or nested windows (they always are) with as many carrying events: the same events.
             var sameEvents = other.Variable.WindowTicks == variable.WindowTicks
-                || (counts.Upper(carriersNode, other.CarriersNode)?.Value <= 0 && counts.Upper(other.CarriersNode, carriersNode)?.Value <= 0);
+                || (counts.UpperAtMost(carriersNode, other.CarriersNode, 0) && counts.UpperAtMost(other.CarriersNode, carriersNode, 0));
             if (!sameEvents || NullStatus(other.Slot) == true)
             {
                 continue;
@@ -776,7 +779,7 @@ internal sealed class CubeSolver
     {
         var (solver, next) = pickScratch ??= (Clone(), Clone());
         solver.CopyFrom(this);
-        var model = new CubeModel();
+        var model = new CubeModel(modelOrder.Numbers.Length, modelOrder.Counts.Length, modelOrder.Times.Length + 1, modelOrder.Texts, modelOrder.Bools);
         Span<Int128> candidates = stackalloc Int128[5];
         foreach (var (count, node) in modelOrder.Counts)
         {
@@ -970,7 +973,9 @@ internal sealed class CubeSolver
             .ThenBy(p => p.Value)
             .Select(p => (p.Key, p.Value, slots.GetValueOrDefault(p.Key, -1)))
             .ToArray();
-        return new ModelOrder(countOrder, numbers, instants);
+        var texts = slotVariables.Count(v => v is AttributeVariable { Type: ExprType.String });
+        var bools = slotVariables.Count(v => v is AttributeVariable { Type: ExprType.Bool });
+        return new ModelOrder(countOrder, numbers, instants, texts, bools);
     }
 
     /// <summary>A declared enum value outside <paramref name="excluded"/> if there is one, else a made-up string.</summary>

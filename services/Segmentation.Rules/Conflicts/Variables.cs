@@ -9,6 +9,25 @@ namespace Segmentation.Rules.Conflicts;
 /// </summary>
 internal sealed record EventStream(string EventType, string? FilterText)
 {
+    // Streams are in nearly every variable, and variables key the solver's dictionaries for every pair analysed: the hash
+    // of the two strings is computed once (0 until then; a copy made by `with` computes its own).
+    private int hash;
+
+    private EventStream(EventStream original) => (EventType, FilterText) = (original.EventType, original.FilterText);
+
+    public bool Equals(EventStream? other) =>
+        ReferenceEquals(this, other) || (other is not null && EventType == other.EventType && FilterText == other.FilterText);
+
+    public override int GetHashCode()
+    {
+        if (hash == 0)
+        {
+            hash = HashCode.Combine(EventType, FilterText);
+        }
+
+        return hash;
+    }
+
     public override string ToString() => FilterText is null ? EventType : $"{EventType} where {FilterText}";
 }
 

@@ -231,4 +231,34 @@ public class ConflictAnalyzerTests
         Assert.DoesNotContain(findings, f => f.Kind == FindingKind.Shadowed && f.Segments.Contains("never"));
         Assert.All(findings.Where(f => f.Segments.Contains("never") && f.Segments.Count == 2), f => Assert.Equal(FindingKind.Disjoint, f.Kind));
     }
+
+    [Fact]
+    public void Findings_are_ordered_by_their_segment_names_joined_by_line_breaks()
+    {
+        // Names that are prefixes of one another, and names with characters at or below a line break, where comparing the
+        // names one by one and comparing them joined differ unless done with care.
+        var loaded = Support.Rules.Load($"""
+            {Support.Rules.Attributes}
+            groups:
+              g: {"{"} exclusive: true {"}"}
+              h: {"{"} exclusive: true {"}"}
+            segments:
+              s1: {"{"} group: g, priority: 1, when: score > 1 {"}"}
+              s2: {"{"} group: g, priority: 2, when: score > 2 {"}"}
+              s3: {"{"} group: g, priority: 3, when: score < 3 {"}"}
+              s4: {"{"} group: g, priority: 4, when: score > 4 {"}"}
+              s5: {"{"} group: g, priority: 5, when: score > 5 and score < 5 {"}"}
+              s6: {"{"} group: h, priority: 1, when: score > 1 {"}"}
+              s7: {"{"} group: h, priority: 2, when: score > 2 {"}"}
+            """);
+        string[] names = ["a", "a\nb", "ab", "a\u0001", "c", "a", "a\tb"];
+        var ruleset = loaded with { Segments = [.. loaded.Segments.Select((s, i) => s with { Name = names[i] + (s.Group == "h" ? "x" : string.Empty) })] };
+        var findings = ConflictAnalyzer.Analyze(ruleset).Findings;
+        var expected = findings
+            .OrderBy(f => f.Group ?? string.Empty, StringComparer.Ordinal)
+            .ThenBy(f => string.Join("\n", f.Segments), StringComparer.Ordinal)
+            .ThenBy(f => f.Kind);
+        Assert.True(findings.Count > 10);
+        Assert.Equal(expected, findings);
+    }
 }
