@@ -59,7 +59,8 @@ public sealed class DueCustomerSweeper(
 
             var outdated = fresh.Count(c => c.RulesetVersion != version);
             logger.LogDebug("Sweeping {Count} due customers at {Now}", fresh.Count, now);
-            if (outdated > 0) logger.LogInformation("Re-evaluating {Count} customers for ruleset {Version}", outdated, version);
+            // Progress is logged every few seconds by ReevaluationProgress, not once per batch.
+            if (outdated > 0) logger.LogDebug("Re-evaluating {Count} customers for ruleset {Version}", outdated, version);
 
             var committed = (await Decide(fresh, claimed, cancellationToken)).ToHashSet(StringComparer.Ordinal);
             foreach (var customer in fresh.Where(c => committed.Contains(c.CustomerId)))
