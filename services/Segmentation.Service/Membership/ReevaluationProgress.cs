@@ -5,8 +5,11 @@ using Segmentation.Service.Rules;
 namespace Segmentation.Service.Membership;
 
 /// <summary>How far the re-evaluation of the customers under the active version is, and how fast it goes.</summary>
-public sealed record ReevaluationStatus(
-    string Version, long CustomersAtActivation, long Done, long Remaining, double? CustomersPerSecond, double? SecondsLeft);
+public sealed record ReevaluationStatus(string Version, long CustomersAtActivation, long Done, long Remaining, double? CustomersPerSecond)
+{
+    /// <summary>At the measured rate; unknown while nothing was measured or nothing moved.</summary>
+    public double? SecondsLeft => CustomersPerSecond > 0 ? Remaining / CustomersPerSecond.Value : null;
+}
 
 /// <summary>
 /// Samples the re-evaluation after an activation (<see cref="CustomerSchedule.Reevaluation"/>, a count of what is
@@ -41,8 +44,7 @@ public sealed class ReevaluationProgress : BackgroundService
         var version = _rules.Current.Version;
         var (atActivation, remaining) = await _schedule.Reevaluation(version, cancellationToken);
         var rate = _last is { } last && last.Status.Version == version ? last.Status.CustomersPerSecond : null;
-        return new ReevaluationStatus(version, atActivation, Math.Max(0, atActivation - remaining), remaining, rate,
-            rate > 0 ? remaining / rate.Value : null);
+        return new ReevaluationStatus(version, atActivation, Math.Max(0, atActivation - remaining), remaining, rate);
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -67,12 +69,7 @@ public sealed class ReevaluationProgress : BackgroundService
         var at = _time.GetUtcNow();
         if (_last is { } last && last.Status.Version == status.Version && at > last.At)
         {
-            var rate = Math.Max(0, last.Status.Remaining - status.Remaining) / (at - last.At).TotalSeconds;
-            status = status with
-            {
-                CustomersPerSecond = rate,
-                SecondsLeft = rate > 0 ? status.Remaining / rate : null,
-            };
+            status = status with { CustomersPerSecond = Math.Max(0, last.Status.Remaining - status.Remaining) / (at - last.At).TotalSeconds };
         }
 
         var wasRunning = _last is { Status.Remaining: > 0 };
